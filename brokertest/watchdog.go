@@ -1,0 +1,125 @@
+package brokertest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// Grace periods of the watchdog after a test's Timeout: first the test is
+// failed and what it opened is closed, which unblocks a backend that ignores
+// its context; if even that does not end the test, the process panics.
+const (
+	closeGrace = 5 * time.Second
+	panicGrace = 15 * time.Second
+)
+
+// env is one running test: its context (ending at Options.Timeout), the
+// closers it opened, and the options.
+type env struct {
+	t    *testing.T
+	ctx  context.Context
+	opts Options
+
+	mu      sync.Mutex
+	closers []io.Closer
+	done    bool
+}
+
+// names hands out subscription and group names unique within the process,
+// so tests never share durable state by accident.
+var names atomic.Int64
+
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s%d", prefix, names.Add(1))
+}
+
+// runTest runs fn as subtest name, in parallel unless opts.Serial, under a
+// watchdog.
+func runTest(t *testing.T, opts Options, name string, fn func(e *env)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		if !opts.Serial {
+			t.Parallel()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+		e := &env{t: t, ctx: ctx, opts: opts}
+
+		soft := time.AfterFunc(opts.Timeout+closeGrace, func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if e.done {
+				return
+			}
+			t.Errorf("watchdog: test still running %v after its %v timeout; closing its consumers and publishers", closeGrace, opts.Timeout)
+			for _, c := range e.closers {
+				go c.Close() // may hang too; the hard watchdog covers that
+			}
+		})
+		hard := time.AfterFunc(opts.Timeout+panicGrace, func() {
+			e.mu.Lock()
+			done := e.done
+			e.mu.Unlock()
+			if done {
+				return
+			}
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			panic(fmt.Sprintf("brokertest: %s hung %v past its timeout even after its consumers were closed\n\n%s", t.Name(), panicGrace, buf))
+		})
+		// Registered first, so it runs after every other cleanup (closing
+		// consumers can hang too).
+		t.Cleanup(func() {
+			e.mu.Lock()
+			e.done = true
+			e.mu.Unlock()
+			soft.Stop()
+			hard.Stop()
+			cancel()
+		})
+		fn(e)
+	})
+}
+
+// track makes the suite close c when the test ends, and lets the watchdog
+// close it early. Close errors are reported.
+func (e *env) track(what string, c io.Closer) {
+	e.mu.Lock()
+	e.closers = append(e.closers, c)
+	e.mu.Unlock()
+	e.t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			e.t.Errorf("closing %s: %v", what, err)
+		}
+	})
+}
+
+// must fails the test if err is not nil.
+func (e *env) must(err error, format string, args ...any) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatalf("%s: %v", fmt.Sprintf(format, args...), err)
+	}
+}
+
+// leakCheck returns a function that fails t if goroutines started after
+// leakCheck was called are still alive. Call it before the tests and run
+// the result after them.
+func leakCheck(t *testing.T, opts Options) func() {
+	if opts.SkipLeakCheck {
+		return func() {}
+	}
+	before := goleak.IgnoreCurrent()
+	return func() {
+		t.Run("LeavesNoGoroutineBehind", func(t *testing.T) {
+			goleak.VerifyNone(t, append([]goleak.Option{before}, opts.LeakOptions...)...)
+		})
+	}
+}
