@@ -57,8 +57,8 @@ func (c *conn) handleProducer(cmd *wire.CommandProducer) error {
 	c.producers[p.id] = p
 	t.producers[p] = struct{}{}
 	last := int64(-1)
-	if pos, ok := t.lastSeq[name]; ok {
-		last = int64(pos.seq)
+	if seq, ok := t.lastSeq[name]; ok {
+		last = int64(seq)
 	}
 	c.send(&wire.BaseCommand{
 		Type: wire.BaseCommand_PRODUCER_SUCCESS.Enum(),
@@ -104,15 +104,20 @@ func (c *conn) handleSend(cmd *wire.CommandSend, payload []byte) error {
 		n = 1
 	}
 	t := p.t
-	if pos, ok := t.lastSeq[p.name]; ok && seq <= pos.seq {
+	if id, ok := t.stored[p.name][seq]; ok {
 		// A resend after reconnecting: already stored, acknowledge again.
-		c.receipt(cmd, t, pos.entry)
+		c.receipt(cmd, t, id)
 		return nil
 	}
 	e := newEntry(payload, meta)
-	// Store first, then dispatch: append hands the entry to subscriptions.
 	id := uint64(len(t.entries))
-	t.lastSeq[p.name] = seqPos{seq: seq + n - 1, entry: id}
+	if t.stored[p.name] == nil {
+		t.stored[p.name] = make(map[uint64]uint64)
+	}
+	t.stored[p.name][seq] = id
+	t.lastSeq[p.name] = max(t.lastSeq[p.name], seq+n-1)
+	// The receipt goes out before any MESSAGE of this entry: append
+	// dispatches it.
 	c.receipt(cmd, t, id)
 	t.append(e)
 	return nil

@@ -14,16 +14,14 @@ type topic struct {
 	entries   []*entry
 	subs      map[string]*subscription
 	producers map[*producer]struct{}
-	// lastSeq remembers, per producer name, the highest sequence id stored
-	// and the entry holding it. A producer that reconnects resends what it
-	// had not seen acknowledged; those duplicates are acknowledged again
-	// instead of being stored twice (what Pulsar calls deduplication).
-	lastSeq map[string]seqPos
-}
-
-type seqPos struct {
-	seq   uint64
-	entry uint64
+	// stored remembers, per producer name, the entry stored for each SEND
+	// sequence id, and lastSeq the highest sequence id seen. A producer that
+	// reconnects resends the SENDs it had no receipt for, unchanged; those
+	// duplicates are acknowledged again instead of being stored twice (what
+	// Pulsar calls deduplication). Exact ids are compared, not a high-water
+	// mark, because the key-based batcher sends sequence ids out of order.
+	stored  map[string]map[uint64]uint64
+	lastSeq map[string]uint64
 }
 
 // entry is what one SEND stored: a single message or a batch of them.
@@ -44,7 +42,8 @@ func newTopic(name string, ledger uint64, partition int32) *topic {
 		partition: partition,
 		subs:      make(map[string]*subscription),
 		producers: make(map[*producer]struct{}),
-		lastSeq:   make(map[string]seqPos),
+		stored:    make(map[string]map[uint64]uint64),
+		lastSeq:   make(map[string]uint64),
 	}
 }
 
