@@ -28,12 +28,7 @@ type consumer struct {
 // disappears with its last consumer; a durable one stays.
 func (c *consumer) detach(redeliver bool) {
 	sub := c.sub
-	if i := slices.Index(sub.consumers, c); i >= 0 {
-		sub.consumers = slices.Delete(sub.consumers, i, i+1)
-	}
-	if c.cn.consumers != nil && c.cn.consumers[c.id] == c {
-		delete(c.cn.consumers, c.id)
-	}
+	c.unlink()
 	if redeliver {
 		sub.redeliverConsumer(c)
 	}
@@ -42,6 +37,18 @@ func (c *consumer) detach(redeliver bool) {
 		return
 	}
 	sub.dispatch()
+}
+
+// unlink removes the consumer from its subscription and connection and does
+// nothing else.
+func (c *consumer) unlink() {
+	sub := c.sub
+	if i := slices.Index(sub.consumers, c); i >= 0 {
+		sub.consumers = slices.Delete(sub.consumers, i, i+1)
+	}
+	if c.cn.consumers != nil && c.cn.consumers[c.id] == c {
+		delete(c.cn.consumers, c.id)
+	}
 }
 
 // Message id sentinels clients use for "earliest" and "latest" (ledger and
@@ -262,9 +269,12 @@ func (c *conn) handleSeek(cmd *wire.CommandSeek) error {
 		c.requestError(rid, wire.ServerError_MetadataError, "seek without message id or publish time")
 		return nil
 	}
+	// unlink, not detach: a Reader's non-durable subscription must survive
+	// until its consumer re-subscribes, or the new position would be lost
+	// (after a seek by time the client re-subscribes with its old start id).
 	for _, other := range slices.Clone(sub.consumers) {
 		other.cn.closeConsumer(other.id)
-		other.detach(false)
+		other.unlink()
 	}
 	sub.reset(idx)
 	c.success(rid)

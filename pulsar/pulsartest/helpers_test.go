@@ -130,3 +130,14 @@ func noMessage(t *testing.T, c pulsar.Consumer, d time.Duration) {
 		t.Fatalf("unexpected message %q (id %v)", m.Payload(), m.ID())
 	}
 }
+
+// entryCount returns how many entries (batches or single messages) the
+// server stored for a non-partitioned topic.
+func entryCount(s *Server, topic string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.topics[fullTopicName(topic)]; t != nil {
+		return len(t.entries)
+	}
+	return 0
+}
