@@ -33,6 +33,14 @@ func (s *Server) DropConnections() int {
 	s.mu.Lock()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
+		// Forget the links now rather than when the reader goroutine
+		// notices, so that no message is handed to a dead receiver
+		// after DropConnections returns.
+		c.closing = true
+		for _, sess := range c.sessions {
+			sess.detachAll()
+		}
+		c.sessions = map[uint16]*session{}
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()

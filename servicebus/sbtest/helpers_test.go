@@ -68,17 +68,23 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 }
 
 // receiveOne receives exactly one message, failing the test on error or
-// timeout.
+// timeout. ReceiveMessages may return no message without an error while
+// the client recovers a link, so it is polled until the deadline.
 func receiveOne(t *testing.T, ctx context.Context, r *azservicebus.Receiver) *azservicebus.ReceivedMessage {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	msgs, err := r.ReceiveMessages(ctx, 1, nil)
-	if err != nil {
-		t.Fatalf("ReceiveMessages: %v", err)
-	}
-	if len(msgs) != 1 {
+	for {
+		msgs, err := r.ReceiveMessages(ctx, 1, nil)
+		if err != nil {
+			t.Fatalf("ReceiveMessages: %v", err)
+		}
+		switch len(msgs) {
+		case 0:
+			continue
+		case 1:
+			return msgs[0]
+		}
 		t.Fatalf("got %d messages, want 1", len(msgs))
 	}
-	return msgs[0]
 }

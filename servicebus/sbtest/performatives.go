@@ -190,7 +190,7 @@ func composite(v any, code uint64, name string) (*fields, error) {
 	return &fields{name: name, l: l}, nil
 }
 
-// encodeComposite encodes a described list, dropping trailing nulls (§1.4:
+// encodeComposite encodes a described list, dropping trailing nulls (§1.3:
 // trailing null fields may be omitted). The descriptor is always encoded
 // as smallulong: go-amqp refuses any other descriptor encoding for
 // performatives (wire-facts S6.1).
@@ -741,5 +741,5 @@ func decodePerformative(body []byte) (any, []byte, error) {
 
 // timeValue converts a Go duration in the future to an AMQP timestamp; kept
 // here so the annotation code has one place that truncates to milliseconds
-// (§1.6.20 timestamps have millisecond precision).
+// (§1.6.17 timestamps have millisecond precision).
 func timeValue(t time.Time) time.Time { return t.Truncate(time.Millisecond) }

@@ -24,7 +24,7 @@ type uuidValue [16]byte
 // charValue is the AMQP char type (§1.6.16), one UTF-32BE code point.
 type charValue rune
 
-// decimalValue keeps the raw bytes of decimal32/64/128 (§1.6.12-14): the
+// decimalValue keeps the raw bytes of decimal32/64/128 (§1.6.13-15): the
 // server never interprets them, it only has to skip them without failing.
 type decimalValue []byte
 
@@ -274,7 +274,7 @@ func decodeBody(code byte, b []byte, depth int) (any, int, error) {
 		if err := need(8); err != nil {
 			return nil, 0, err
 		}
-		// §1.6.20: milliseconds since the Unix epoch, signed 64-bit.
+		// §1.6.17: milliseconds since the Unix epoch, signed 64-bit.
 		return time.UnixMilli(int64(binary.BigEndian.Uint64(b))).UTC(), 8, nil
 	case codeUUID, codeDecimal128:
 		if err := need(16); err != nil {

@@ -1,0 +1,64 @@
+package sbtest_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/pullkit/broker/servicebus/sbtest"
+)
+
+// Example starts a server, sends one message with the real azservicebus
+// client, receives it in peek-lock mode and completes it.
+func Example() {
+	srv, err := sbtest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.CreateQueue("orders", nil); err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close(ctx)
+
+	sender, err := client.NewSender("orders", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sender.SendMessage(ctx, &azservicebus.Message{Body: []byte("order #1")}, nil); err != nil {
+		log.Fatal(err)
+	}
+
+	receiver, err := client.NewReceiverForQueue("orders", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	msgs, err := receiver.ReceiveMessages(ctx, 1, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range msgs {
+		fmt.Printf("%s (delivery %d)\n", m.Body, m.DeliveryCount)
+		if err := receiver.CompleteMessage(ctx, m, nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	left, err := srv.Messages("orders")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("left in queue:", len(left))
+	// Output:
+	// order #1 (delivery 1)
+	// left in queue: 0
+}

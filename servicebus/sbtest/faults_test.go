@@ -1,0 +1,60 @@
+package sbtest_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+)
+
+func TestClientSurvivesDroppedConnection(t *testing.T) {
+	srv := newServer(t)
+	mustQueue(t, srv, "q", nil)
+	ctx := testCtx(t)
+	c := newClient(t, srv)
+	s := mustSender(t, c, "q")
+	r := mustReceiver(t, c, "q", &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+	if err := s.SendMessage(ctx, &azservicebus.Message{Body: []byte("before")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m := receiveOne(t, ctx, r); string(m.Body) != "before" {
+		t.Fatalf("got %q", m.Body)
+	}
+	if n := srv.DropConnections(); n != 1 {
+		t.Fatalf("dropped %d connections, want 1", n)
+	}
+	// Both the sender and the receiver recover on their own.
+	if err := s.SendMessage(ctx, &azservicebus.Message{Body: []byte("after")}, nil); err != nil {
+		t.Fatalf("SendMessage after the drop: %v", err)
+	}
+	if m := receiveOne(t, ctx, r); string(m.Body) != "after" {
+		t.Fatalf("got %q", m.Body)
+	}
+	if got := srv.Connections(); got < 2 {
+		t.Fatalf("server accepted %d connections, want a reconnect", got)
+	}
+}
+
+func TestCloseIsIdempotentAndStopsClients(t *testing.T) {
+	srv := newServer(t)
+	mustQueue(t, srv, "q", nil)
+	ctx := testCtx(t)
+	c := newClient(t, srv)
+	if err := mustSender(t, c, "q").SendMessage(ctx, &azservicebus.Message{Body: []byte("x")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Close()
+		_ = srv.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked with a client connected")
+	}
+	if err := srv.CreateQueue("other", nil); err == nil {
+		t.Fatal("CreateQueue after Close succeeded")
+	}
+}
