@@ -45,6 +45,10 @@ type fakeTimer struct {
 	f   func()
 }
 
+// DefaultEpoch is a convenient start for a FakeClock: a fixed instant, so
+// tests that print times are reproducible.
+var DefaultEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // NewFakeClock returns a FakeClock that reads t0 until it is advanced.
 func NewFakeClock(t0 time.Time) *FakeClock { return &FakeClock{now: t0} }
 

@@ -1,0 +1,79 @@
+package inmem
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestFakeClockRunsDueTimersInOrderAtTheirTime(t *testing.T) {
+	c := NewFakeClock(t0)
+	var got []string
+	var at []time.Duration
+	record := func(name string) func() {
+		return func() {
+			got = append(got, name)
+			at = append(at, c.Now().Sub(t0))
+		}
+	}
+	c.AfterFunc(3*time.Second, record("c"))
+	c.AfterFunc(time.Second, record("a"))
+	stop := c.AfterFunc(2*time.Second, record("stopped"))
+	c.AfterFunc(2*time.Second, func() {
+		record("b")()
+		// Scheduled from a timer, due within the same Advance.
+		c.AfterFunc(500*time.Millisecond, record("b+"))
+	})
+	if !stop() || stop() {
+		t.Fatal("stop should succeed exactly once")
+	}
+	c.Advance(3 * time.Second)
+	if !slices.Equal(got, []string{"a", "b", "b+", "c"}) {
+		t.Fatalf("ran %v", got)
+	}
+	if want := []time.Duration{time.Second, 2 * time.Second, 2500 * time.Millisecond, 3 * time.Second}; !slices.Equal(at, want) {
+		t.Fatalf("ran at %v, want %v", at, want)
+	}
+	if c.Now() != t0.Add(3*time.Second) || c.Pending() != 0 {
+		t.Fatalf("now %v, pending %d", c.Now(), c.Pending())
+	}
+}
+
+func TestFakeClockNeverGoesBack(t *testing.T) {
+	c := NewFakeClock(t0)
+	ran := false
+	c.AfterFunc(0, func() { ran = true })
+	if ran {
+		t.Fatal("ran inside AfterFunc")
+	}
+	c.Advance(-time.Hour)
+	if !ran || c.Now() != t0 {
+		t.Fatalf("ran %v, now %v", ran, c.Now())
+	}
+	c.Set(t0.Add(-time.Hour))
+	if c.Now() != t0 {
+		t.Fatalf("went back to %v", c.Now())
+	}
+}
+
+func TestSystemClockTimersStop(t *testing.T) {
+	stop := (systemClock{}).AfterFunc(time.Hour, func() { t.Error("ran") })
+	if !stop() {
+		t.Fatal("stop failed")
+	}
+	if (systemClock{}).Now().IsZero() {
+		t.Fatal("zero time")
+	}
+}
+
+func TestOptionsIgnoreOutOfRangeValues(t *testing.T) {
+	b := newBroker(t, WithClock(nil), WithDefaultPartitions(0), WithMaxMessageSize(-1), nil)
+	if b.defaultPartitions != DefaultPartitions || b.maxMessageSize != DefaultMaxMessageSize || b.clock == nil {
+		t.Fatalf("%+v", b)
+	}
+	b2 := newBroker(t, WithDefaultPartitions(7))
+	publish(t, b2, "t", data("x")...)
+	if n := len(b2.lookup("t").parts); n != 7 {
+		t.Fatalf("%d partitions", n)
+	}
+}
