@@ -21,6 +21,7 @@ type fake struct {
 	topics  map[string]*fakeTopic
 	maxSize int
 	ids     int
+	bug     string // a deliberate bug, for mutant_test.go; "" for none
 }
 
 type fakeTopic struct {
@@ -63,6 +64,9 @@ func (f *fake) wait(ctx context.Context, wake chan struct{}, until time.Time) er
 	}
 	select {
 	case <-ctx.Done():
+		if f.bug == "masks-ctx-error" {
+			return fmt.Errorf("wait interrupted")
+		}
 		return ctx.Err()
 	case <-wake:
 	case <-timer:
@@ -119,6 +123,9 @@ func (h *fakeTopicHandle) BatchPublish(ctx context.Context, msgs ...broker.Outbo
 		return broker.ErrClosed
 	}
 	be := broker.ValidateBatch(msgs)
+	if h.p.f.bug == "no-validation" {
+		be = nil
+	}
 	for i, m := range msgs {
 		if len(m.Data) > h.p.f.maxSize {
 			if be == nil {
@@ -130,7 +137,7 @@ func (h *fakeTopicHandle) BatchPublish(ctx context.Context, msgs ...broker.Outbo
 			be.Fail(i, fmt.Errorf("%w: %d bytes", broker.ErrMessageTooLarge, len(m.Data)))
 		}
 	}
-	if be != nil {
+	if be != nil && h.p.f.bug != "batch-half-sent" {
 		return be
 	}
 	f := h.p.f
@@ -140,7 +147,10 @@ func (h *fakeTopicHandle) BatchPublish(ctx context.Context, msgs ...broker.Outbo
 	if !ok {
 		return fmt.Errorf("%w: topic %q", broker.ErrNotFound, h.name)
 	}
-	for _, m := range msgs {
+	for i, m := range msgs {
+		if be != nil && be.Errs[i] != nil && m.Attributes != nil && broker.ValidateAttributes(m.Attributes) != nil {
+			continue // half-sent: the valid ones go out
+		}
 		r := fakeRec{key: m.Key, data: append([]byte(nil), m.Data...), attrs: map[string]any{}, at: time.Now()}
 		for k, v := range m.Attributes {
 			r.attrs[k] = v
@@ -198,6 +208,9 @@ func (f *fake) subscribe(topic, sub string, o brokerOptions) (*fakeQueueConsumer
 			s.deadline = time.Hour
 		}
 		t.subs[sub] = s
+	}
+	if f.bug == "leaks-goroutine" {
+		go func() { select {} }()
 	}
 	return &fakeQueueConsumer{f: f, s: s, maxBatch: max(o.maxBatch, 1), leased: map[*fakeMsg]bool{}}, nil
 }
@@ -264,6 +277,14 @@ func (c *fakeQueueConsumer) NextBatch(ctx context.Context) ([]broker.Message, er
 func (c *fakeQueueConsumer) next(ctx context.Context, n int) ([]broker.Message, error) {
 	for {
 		if err := ctx.Err(); err != nil {
+			if c.f.bug == "loses-on-cancel" {
+				// Drops a message it had "fetched" for the ended call.
+				c.f.mu.Lock()
+				if len(c.s.ready) > 0 {
+					c.s.ready = c.s.ready[1:]
+				}
+				c.f.mu.Unlock()
+			}
 			return nil, err
 		}
 		f := c.f
@@ -313,8 +334,10 @@ func (c *fakeQueueConsumer) deliver(m *fakeMsg) broker.Message {
 			return err
 		}
 		delete(c.leased, m)
-		switch s.Kind {
-		case broker.SettleAck:
+		switch {
+		case s.Kind == broker.SettleAck && f.bug == "ack-requeues":
+			c.s.requeue(m, false)
+		case s.Kind == broker.SettleAck || f.bug == "nack-acks":
 			m.owner, m.lease = nil, m.lease+1
 		default:
 			c.s.requeue(m, s.Kind == broker.SettleReject)
@@ -346,7 +369,7 @@ func (c *fakeQueueConsumer) Close() error {
 	}
 	c.closed = true
 	for m := range c.leased {
-		if m.owner == c {
+		if m.owner == c && c.f.bug != "close-keeps-leases" {
 			c.s.requeue(m, false)
 		}
 	}
@@ -428,6 +451,17 @@ func (c *fakeLogConsumer) NextBatch(ctx context.Context) ([]broker.Record, error
 func (c *fakeLogConsumer) next(ctx context.Context, n int) ([]broker.Record, error) {
 	for {
 		if err := ctx.Err(); err != nil {
+			if c.f.bug == "loses-on-cancel" {
+				// Skips a record it had "fetched" for the ended call.
+				c.f.mu.Lock()
+				for p, pos := range c.owned {
+					if pos < int64(len(c.t.parts[p])) {
+						c.owned[p] = pos + 1
+						break
+					}
+				}
+				c.f.mu.Unlock()
+			}
 			return nil, err
 		}
 		f := c.f
@@ -469,11 +503,15 @@ func (c *fakeLogConsumer) record(p int, off int64) broker.Record {
 		if _, ok := c.owned[p]; !ok || c.closed {
 			return broker.ErrPartitionRevoked
 		}
-		c.g.committed[p] = max(c.g.committed[p], off+1)
+		if f.bug == "commit-rewinds" {
+			c.g.committed[p] = off + 1
+		} else {
+			c.g.committed[p] = max(c.g.committed[p], off+1)
+		}
 		return nil
 	}
 	return broker.Record{
-		Offset: off, Partition: int64(p), Topic: c.t.name, Key: r.key, Value: r.data, Attributes: r.attrs,
+		Offset: off, Partition: int64(p), Topic: c.t.name + map[bool]string{true: "-wrong"}[f.bug == "wrong-topic"], Key: r.key, Value: r.data, Attributes: r.attrs,
 		PublishTime: r.at, IngestionTime: time.Now(), Settler: broker.NewSettler(commit, nil),
 	}
 }
@@ -491,7 +529,9 @@ func (c *fakeLogConsumer) Close() error {
 			break
 		}
 	}
-	c.g.assign()
+	if c.f.bug != "close-keeps-partitions" {
+		c.g.assign()
+	}
 	c.f.changed()
 	return nil
 }

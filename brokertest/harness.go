@@ -187,7 +187,11 @@ type Options struct {
 	// Default 1 s, the contract's bound.
 	Prompt time.Duration
 
-	// Serial runs the tests one at a time instead of in parallel.
+	// Parallel is how many tests run at once. Default 16.
+	Parallel int
+
+	// Serial runs the tests one at a time, for backends whose test server
+	// cannot serve several topics at once.
 	Serial bool
 
 	// LeakOptions are passed to goleak when the suite checks, after all its
@@ -210,6 +214,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Prompt <= 0 {
 		o.Prompt = time.Second
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 16
 	}
 	return o
 }

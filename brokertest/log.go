@@ -21,8 +21,10 @@ func RunLogTests(t *testing.T, h LogHarness) {
 	}
 	checkLeaks := leakCheck(t, l.opts)
 	t.Run("Log", func(t *testing.T) {
-		runPublishTests(t, l.side())
-		l.run(t)
+		r := newRunner(t, l.opts)
+		runPublishTests(r, l.side())
+		l.run(r)
+		r.wait()
 	})
 	checkLeaks()
 }
@@ -139,9 +141,9 @@ func (l *logSuite) side() *side {
 	}
 }
 
-func (l *logSuite) run(t *testing.T) {
+func (l *logSuite) run(r *runner) {
 	f := l.h.Features
-	run := func(name string, fn func(e *env)) { runTest(t, l.opts, name, fn) }
+	run := r.run
 
 	run("RecordsOfEachPartitionArriveInOffsetOrder", func(e *env) {
 		topic := l.topic(e, l.partitions())

@@ -46,8 +46,8 @@ func (s *side) topicOf(e *env, name string) broker.Topic {
 }
 
 // runPublishTests runs the tests that only publish and read back.
-func runPublishTests(t *testing.T, s *side) {
-	run := func(name string, fn func(e *env)) { runTest(t, s.opts, name, fn) }
+func runPublishTests(r *runner, s *side) {
+	run := r.run
 
 	run("PublishedMessageArrivesWithKeyDataAndAttributes", func(e *env) {
 		topic := s.newTopic(e)

@@ -22,8 +22,10 @@ func RunQueueTests(t *testing.T, h QueueHarness) {
 	}
 	checkLeaks := leakCheck(t, q.opts)
 	t.Run("Queue", func(t *testing.T) {
-		runPublishTests(t, q.side())
-		q.run(t)
+		r := newRunner(t, q.opts)
+		runPublishTests(r, q.side())
+		q.run(r)
+		r.wait()
 	})
 	checkLeaks()
 }
@@ -111,9 +113,9 @@ func (q *queueSuite) checkFields(e *env, m broker.Message) {
 	}
 }
 
-func (q *queueSuite) run(t *testing.T) {
+func (q *queueSuite) run(r *runner) {
 	f := q.h.Features
-	run := func(name string, fn func(e *env)) { runTest(t, q.opts, name, fn) }
+	run := r.run
 
 	run("AckedMessageIsNotRedelivered", func(e *env) {
 		topic, sub, c := q.fresh(e, SubscribeOptions{})

@@ -41,14 +41,41 @@ func uniqueName(prefix string) string {
 	return fmt.Sprintf("%s%d", prefix, names.Add(1))
 }
 
-// runTest runs fn as subtest name, in parallel unless opts.Serial, under a
-// watchdog.
+// runner starts the tests of one suite run. Tests wait on the broker far
+// more than they compute, so they run concurrently, each in its own
+// goroutine calling t.Run (which testing allows), up to Options.Parallel at a
+// time, rather than with t.Parallel, which go test bounds by GOMAXPROCS.
+type runner struct {
+	t    *testing.T
+	opts Options
+	sem  chan struct{}
+	wg   sync.WaitGroup
+}
+
+func newRunner(t *testing.T, opts Options) *runner {
+	return &runner{t: t, opts: opts, sem: make(chan struct{}, opts.Parallel)}
+}
+
+// wait returns when every test started by run has finished.
+func (r *runner) wait() { r.wg.Wait() }
+
+// run runs fn as subtest name under a watchdog, concurrently with the other
+// tests unless Options.Serial.
+func (r *runner) run(name string, fn func(e *env)) {
+	if r.opts.Serial {
+		runTest(r.t, r.opts, name, fn)
+		return
+	}
+	r.sem <- struct{}{}
+	r.wg.Go(func() {
+		defer func() { <-r.sem }()
+		runTest(r.t, r.opts, name, fn)
+	})
+}
+
+// runTest runs fn as subtest name under a watchdog.
 func runTest(t *testing.T, opts Options, name string, fn func(e *env)) {
-	t.Helper()
 	t.Run(name, func(t *testing.T) {
-		if !opts.Serial {
-			t.Parallel()
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 		e := &env{t: t, ctx: ctx, opts: opts}
 

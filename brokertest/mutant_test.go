@@ -1,0 +1,93 @@
+package brokertest_test
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pullkit/broker/brokertest"
+)
+
+// A suite that passes everything proves nothing: each mutant below is the
+// fake with one deliberate bug, and the suite must fail the test named for
+// it. Mutants run in a child process (this test binary, re-executed), since
+// a failing subtest would fail this test too.
+
+const mutantEnv = "BROKERTEST_MUTANT"
+
+var mutants = []struct {
+	bug, kind, catches string
+}{
+	{"ack-requeues", "Queue", "Queue/AckedMessageIsNotRedelivered"},
+	{"nack-acks", "Queue", "Queue/NackedMessageIsRedelivered"},
+	{"close-keeps-leases", "Queue", "Queue/UnsettledMessagesAreRedeliveredAfterClose"},
+	{"no-validation", "Queue", "Queue/InvalidAttributesAreRefusedBeforeSending"},
+	{"batch-half-sent", "Queue", "Queue/BatchWithAnInvalidMessageSendsNone"},
+	{"masks-ctx-error", "Queue", "Queue/NextMessageReturnsPromptlyWhenItsContextEnds"},
+	{"loses-on-cancel", "Queue", "Queue/CanceledNextMessageLosesNothing"},
+	{"leaks-goroutine", "Queue", "LeavesNoGoroutineBehind"},
+	{"commit-rewinds", "Log", "Log/CommittedPositionNeverMovesBackwards"},
+	{"close-keeps-partitions", "Log", "Log/RebalanceLosesNothingAndReplaysNothingCommitted"},
+	{"loses-on-cancel", "Log", "Log/CanceledNextRecordSkipsNothing"},
+	{"wrong-topic", "Log", "Log/PublishedMessageArrivesWithKeyDataAndAttributes"},
+}
+
+func TestSuiteFailsEveryMutant(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite a dozen times in child processes")
+	}
+	if os.Getenv(mutantEnv) != "" {
+		t.Skip("inside a mutant run")
+	}
+	// Children mostly wait on timeouts, so run them all at once (t.Run from
+	// goroutines; t.Parallel would cap them at GOMAXPROCS).
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, m := range mutants {
+		wg.Go(func() {
+			t.Run(m.kind+"/"+m.bug, func(t *testing.T) {
+				// Run only the test that must catch the bug, except for the
+				// leak check, which follows the whole suite.
+				pattern := "^TestMutant$"
+				if strings.Contains(m.catches, "/") {
+					pattern += "/" + regexp.QuoteMeta(m.kind) + "/^" + regexp.QuoteMeta(strings.TrimPrefix(m.catches, m.kind+"/")) + "$"
+				}
+				cmd := exec.Command(os.Args[0], "-test.run="+pattern, "-test.v", "-test.count=1")
+				cmd.Env = append(os.Environ(), mutantEnv+"="+m.kind+":"+m.bug)
+				out, err := cmd.CombinedOutput()
+				if err == nil {
+					t.Fatalf("the suite passed a fake whose bug is %q", m.bug)
+				}
+				if !strings.Contains(string(out), "--- FAIL: TestMutant/"+m.catches+" ") {
+					t.Errorf("bug %q: want %s to fail; output:\n%s", m.bug, m.catches, out)
+				}
+			})
+		})
+	}
+}
+
+// TestMutant runs one mutant when the parent test asks for it.
+func TestMutant(t *testing.T) {
+	kind, bug, ok := strings.Cut(os.Getenv(mutantEnv), ":")
+	if !ok {
+		t.Skip("only run by TestSuiteFailsEveryMutant")
+	}
+	f := newFake(1 << 20)
+	f.bug = bug
+	// Bugs that lose messages show as timeouts: keep them short.
+	opts := brokertest.Options{Timeout: 3 * time.Second}
+	switch kind {
+	case "Queue":
+		h := fakeQueueHarness(f)
+		h.Options = opts
+		brokertest.RunQueueTests(t, h)
+	case "Log":
+		h := fakeLogHarness(f)
+		h.Options = opts
+		brokertest.RunLogTests(t, h)
+	}
+}
