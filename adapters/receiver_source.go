@@ -1,0 +1,111 @@
+package adapters
+
+import (
+	"context"
+)
+
+// recvPull is a receiver (or batched receiver) seen as a pull: one
+// goroutine runs the source's Receive with a handler that puts each item
+// on a bounded channel, and next takes them off.
+//
+// The handler returns as soon as its item is buffered, so the source's
+// workers go on; when the buffer is full it blocks, which is the
+// back-pressure a receiver expects from a slow handler.
+type recvPull[E any] struct {
+	cancel context.CancelFunc
+	ch     chan stamped[E]
+	done   chan struct{} // closed when Receive returned
+	err    error         // Receive's result, read after done
+	ended  error
+	ops    elemOps[E]
+}
+
+// stamped is an element with the revocation epoch read when it arrived.
+type stamped[E any] struct {
+	v     E
+	stamp uint64
+}
+
+func openReceiver[E any](ctx context.Context, run func(context.Context, func(context.Context, E)) error, ops elemOps[E], buf int) *recvPull[E] {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &recvPull[E]{cancel: cancel, ch: make(chan stamped[E], buf), done: make(chan struct{}), ops: ops}
+	go func() {
+		defer close(p.done)
+		p.err = run(ctx, p.handle(ctx))
+	}()
+	return p
+}
+
+func (p *recvPull[E]) handle(ctx context.Context) func(context.Context, E) {
+	done := ctx.Done()
+	return func(_ context.Context, v E) {
+		s := stamped[E]{v: v, stamp: p.ops.stamp()}
+		select {
+		case p.ch <- s:
+			return
+		default:
+		}
+		select {
+		case p.ch <- s:
+		case <-done:
+			// We are stopping: the item was never handed out.
+			p.ops.release(v)
+		}
+	}
+}
+
+func (p *recvPull[E]) next(ctx context.Context) (E, error) {
+	if p.ended != nil {
+		return zero[E](), p.ended
+	}
+	for {
+		var s stamped[E]
+		select {
+		case s = <-p.ch:
+		case <-p.done:
+			// Receive returned; items it handed over before are still
+			// buffered and come first.
+			select {
+			case s = <-p.ch:
+			default:
+				p.ended = errClosed
+				if p.err != nil && !errorsIsClosed(p.err) {
+					p.ended = p.err
+				}
+				return zero[E](), p.ended
+			}
+		case <-ctx.Done():
+			return zero[E](), ctx.Err()
+		}
+		if v, ok := p.ops.fresh(s.v, s.stamp); ok {
+			return v, nil
+		}
+	}
+}
+
+func (p *recvPull[E]) stop() {
+	p.cancel()
+	<-p.done
+	for {
+		select {
+		case s := <-p.ch:
+			p.ops.release(s.v)
+		default:
+			return
+		}
+	}
+}
+
+func receiverSource[T Item](sem *semantics[T], run func(context.Context, func(context.Context, T)) error, orig any) *source[T] {
+	return &source[T]{sem: sem, orig: []any{orig},
+		single: func(ctx context.Context, o *openOpts) pull[T] {
+			return openReceiver(ctx, run, singleOps(sem, o.revs), o.cfg.buffer)
+		}}
+}
+
+func batchedReceiverSource[T Item](sem *semantics[T], run func(context.Context, func(context.Context, []T)) error, orig any) *source[T] {
+	return &source[T]{sem: sem, orig: []any{orig},
+		batch: func(ctx context.Context, o *openOpts) pull[[]T] {
+			return openReceiver(ctx, run, batchOps(sem, o.revs), o.cfg.buffer)
+		}}
+}

@@ -1,0 +1,216 @@
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pullkit/broker"
+)
+
+// watermark commits a record receiver's records contiguously.
+//
+// Every record the receiver pulls is tracked, in pull order (which is offset
+// order within a partition), and handed out with a Settler of its own. An
+// ack marks its entry; the entries acked at the front of a partition's queue
+// are popped, and the source's Ack (cumulative) is called once, for the last
+// of them. A record that is never acked therefore holds back every commit
+// past it, which is exactly the log's rule.
+//
+// Locks: mu guards the partitions and their queues and is never held while
+// calling out. Each partition's commitMu orders its commits (so the source
+// never sees a commit move backwards) and lets a revocation wait for a commit
+// in flight: once revoke returns, nothing more is committed for the
+// partition on behalf of its next owner.
+type watermark struct {
+	mu      sync.Mutex
+	parts   map[broker.TopicPartition]*partState
+	count   int           // tracked entries not yet committed or dropped
+	max     int           // WithMaxPending
+	space   chan struct{} // closed when count drops below max; nil when nobody waits
+	closed  atomic.Bool   // the receiver returned: later acks are refused
+	unwatch func()
+}
+
+type partState struct {
+	tp        broker.TopicPartition
+	revoked   atomic.Bool
+	pending   []*entry // tracked, not yet committed, in offset order; from head on
+	head      int
+	commitMu  sync.Mutex
+	committed int64 // highest offset committed through this state, if hasCommit
+	hasCommit bool
+}
+
+type entry struct {
+	rec   broker.Record // the source's record, whose Ack commits
+	part  *partState
+	w     *watermark
+	acked bool // guarded by w.mu
+}
+
+func newWatermark(maxPending int, src any) *watermark {
+	w := &watermark{parts: make(map[broker.TopicPartition]*partState), max: maxPending}
+	if n, ok := src.(broker.RevocationNotifier); ok {
+		w.unwatch = n.OnRevoke(w.revoke)
+	}
+	return w
+}
+
+// wait blocks while the receiver holds WithMaxPending uncommitted records.
+func (w *watermark) wait(ctx context.Context) error {
+	for {
+		w.mu.Lock()
+		if w.count < w.max {
+			w.mu.Unlock()
+			return nil
+		}
+		if w.space == nil {
+			w.space = make(chan struct{})
+		}
+		space := w.space
+		w.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// track registers r and returns the copy to hand out, whose Ack goes
+// through the watermark instead of straight to the source.
+func (w *watermark) track(r broker.Record) (broker.Record, *entry) {
+	e := &entry{rec: r, w: w}
+	tp := r.PartitionOf()
+	w.mu.Lock()
+	p := w.parts[tp]
+	if p == nil {
+		// First record of the partition, or first since it was revoked
+		// and assigned again: a fresh watermark.
+		p = &partState{tp: tp}
+		w.parts[tp] = p
+	}
+	e.part = p
+	p.pending = append(p.pending, e)
+	w.count++
+	w.mu.Unlock()
+	h := r
+	h.CommitFunc = nil
+	h.Settler = broker.NewSettler(e.settle, nil)
+	return h, e
+}
+
+func (e *entry) settle(ctx context.Context, s broker.Settlement) error {
+	return e.w.ack(ctx, e, s.NoWait)
+}
+
+func (w *watermark) ack(ctx context.Context, e *entry, noWait bool) error {
+	p := e.part
+	if w.closed.Load() {
+		return fmt.Errorf("%w: %s offset %d acked after its receiver returned; it will be replayed",
+			broker.ErrClosed, p.tp, e.rec.Offset)
+	}
+	w.mu.Lock()
+	if p.revoked.Load() {
+		w.mu.Unlock()
+		return revokedError(e)
+	}
+	e.acked = true
+	var last *entry
+	n := 0
+	for p.head < len(p.pending) && p.pending[p.head].acked {
+		last = p.pending[p.head]
+		p.pending[p.head] = nil
+		p.head++
+		n++
+	}
+	switch {
+	case p.head == len(p.pending):
+		p.pending, p.head = p.pending[:0], 0
+	case p.head >= 256 && p.head*2 >= len(p.pending):
+		// Reclaim the popped front once it is most of the slice.
+		k := copy(p.pending, p.pending[p.head:])
+		clear(p.pending[k:])
+		p.pending, p.head = p.pending[:k], 0
+	}
+	w.freeLocked(n)
+	w.mu.Unlock()
+	if last == nil {
+		return nil // an earlier record is still unacked: nothing to commit yet
+	}
+	return p.commit(ctx, last, noWait)
+}
+
+func (w *watermark) freeLocked(n int) {
+	w.count -= n
+	if w.space != nil && w.count < w.max {
+		close(w.space)
+		w.space = nil
+	}
+}
+
+// commit calls the source's cumulative Ack for last, unless a later commit
+// already covered it or the partition was revoked.
+func (p *partState) commit(ctx context.Context, last *entry, noWait bool) error {
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
+	if p.hasCommit && last.rec.Offset <= p.committed {
+		return nil // a concurrent ack committed further already
+	}
+	if p.revoked.Load() {
+		return revokedError(last)
+	}
+	prev, had := p.committed, p.hasCommit
+	p.committed, p.hasCommit = last.rec.Offset, true
+	if noWait {
+		last.rec.Ack()
+		return nil
+	}
+	err := last.rec.AckContext(ctx)
+	if errors.Is(err, broker.ErrAlreadySettled) {
+		return nil
+	}
+	if err != nil && !last.rec.Settled() {
+		// ctx ended before the commit was even attempted.
+		p.committed, p.hasCommit = prev, had
+	}
+	return err
+}
+
+// revoke is the broker.RevocationNotifier callback: it drops the state of
+// the partitions (their buffered records will not be handed out, their
+// handed-out records' acks are refused) and waits for a commit in flight.
+func (w *watermark) revoke(tps []broker.TopicPartition) {
+	var gone []*partState
+	w.mu.Lock()
+	for _, tp := range tps {
+		p := w.parts[tp]
+		if p == nil {
+			continue
+		}
+		p.revoked.Store(true)
+		w.freeLocked(len(p.pending) - p.head)
+		p.pending, p.head = nil, 0
+		delete(w.parts, tp)
+		gone = append(gone, p)
+	}
+	w.mu.Unlock()
+	for _, p := range gone {
+		p.commitMu.Lock()
+		p.commitMu.Unlock() //nolint:staticcheck // waiting for a commit in flight is the point
+	}
+}
+
+func (w *watermark) close() {
+	w.closed.Store(true)
+	if w.unwatch != nil {
+		w.unwatch()
+	}
+}
+
+func revokedError(e *entry) error {
+	return fmt.Errorf("%w: %s offset %d", broker.ErrPartitionRevoked, e.part.tp, e.rec.Offset)
+}
