@@ -297,6 +297,9 @@ func (q *queueSuite) run(r *runner) {
 						}
 						return
 					}
+					// A little work per message, so a consumer that is
+					// never blocked cannot take everything.
+					time.Sleep(time.Millisecond)
 					if err := m.AckContext(ctx); err != nil && ctx.Err() == nil {
 						e.t.Errorf("consumer %d: AckContext: %v", i, err)
 					}
