@@ -82,16 +82,24 @@ func consume[T Item](t testing.TB, target any, n int, take func(T), leftover fun
 		}
 	}
 	type (
-		iterLike    interface{ NextMessage(context.Context) (T, error) }
-		recIterLike interface{ NextRecord(context.Context) (T, error) }
-		batchLike   interface{ NextBatch(context.Context) ([]T, error) }
-		streamLike  interface {
+		iterLike interface {
+			NextMessage(context.Context) (T, error)
+		}
+		recIterLike interface {
+			NextRecord(context.Context) (T, error)
+		}
+		batchLike interface {
+			NextBatch(context.Context) ([]T, error)
+		}
+		streamLike interface {
 			Stream(context.Context) (<-chan T, <-chan error)
 		}
 		bstreamLike interface {
 			BatchStream(context.Context) (<-chan []T, <-chan error)
 		}
-		recvLike  interface{ Receive(context.Context, func(context.Context, T)) error }
+		recvLike interface {
+			Receive(context.Context, func(context.Context, T)) error
+		}
 		brecvLike interface {
 			ReceiveBatch(context.Context, func(context.Context, []T)) error
 		}
