@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -107,6 +108,10 @@ func (c *conn) writeLoop() {
 		q, last := c.queue, c.closeSent
 		c.queue = nil
 		c.qmu.Unlock()
+		if last {
+			// Do not let a peer that stopped reading hold the goroutine.
+			_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		}
 		for _, b := range q {
 			if _, err := w.Write(b); err != nil {
 				c.close()
@@ -160,7 +165,12 @@ func (c *conn) protocolError(requestID uint64, err error) {
 // cleanup runs when the connection ends: its producers go away and its
 // consumers' unacknowledged messages are redelivered to other consumers.
 func (c *conn) cleanup() {
-	c.close()
+	c.qmu.Lock()
+	flushing := c.closeSent
+	c.qmu.Unlock()
+	if !flushing {
+		c.close()
+	} // else writeLoop closes the socket once the last frame is out.
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -24,6 +24,11 @@ func leakOptions() []goleak.Option {
 		// notices the producer was closed when its timer next fires, up to
 		// SendTimeout (30 s by default) after Close.
 		goleak.IgnoreTopFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionProducer).failTimeoutMessages"),
+		// A producer or consumer that lost its broker (the tests close the
+		// server under live clients) retries its lookup until the client's
+		// OperationTimeout, even after Close.
+		goleak.IgnoreAnyFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionProducer).reconnectToBroker"),
+		goleak.IgnoreAnyFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionConsumer).reconnectToBroker"),
 	}
 }
 
