@@ -77,3 +77,21 @@ func TestOptionsIgnoreOutOfRangeValues(t *testing.T) {
 		t.Fatalf("%d partitions", n)
 	}
 }
+
+func TestPartitionLogChunksKeepEveryOffsetAddressable(t *testing.T) {
+	var l partitionLog
+	const n = smallEntries + 3*maxChunk + 5
+	var ptrs []*entry
+	for i := range n {
+		ptrs = append(ptrs, l.append(entry{offset: int64(i)}))
+	}
+	for i := range int64(n) {
+		e := l.at(i)
+		if e.offset != i || e != ptrs[i] {
+			t.Fatalf("at(%d) = offset %d", i, e.offset)
+		}
+	}
+	if l.len() != n {
+		t.Fatalf("len %d", l.len())
+	}
+}

@@ -43,7 +43,7 @@ func (t *topic) groupLocked(name string, startAtEnd bool) *group {
 	for p := range n {
 		g.committed[p] = -1
 		if startAtEnd {
-			g.start[p] = int64(len(t.parts[p]))
+			g.start[p] = t.parts[p].len()
 		}
 	}
 	t.groups[name] = g

@@ -276,7 +276,7 @@ func TestRebalanceUnderLoadLosesNoRecord(t *testing.T) {
 	for p := range 4 {
 		off, _ := b.Committed("t", "g", p)
 		b.lookup("t").mu.Lock()
-		end := int64(len(b.lookup("t").parts[p]))
+		end := b.lookup("t").parts[p].len()
 		b.lookup("t").mu.Unlock()
 		if off != end {
 			t.Fatalf("partition %d committed %d of %d", p, off, end)

@@ -183,7 +183,7 @@ func (c *LogConsumer) closedErr() error {
 func (c *LogConsumer) availableLocked() int {
 	n := 0
 	for _, p := range c.parts {
-		n += len(c.t.parts[p]) - int(c.pos[p])
+		n += int(c.t.parts[p].len() - c.pos[p])
 	}
 	return n
 }
@@ -195,11 +195,11 @@ func (c *LogConsumer) nextLocked(now time.Time) (broker.Record, bool) {
 	for i := range n {
 		idx := (c.rr + i) % n
 		p := c.parts[idx]
-		log := c.t.parts[p]
-		if c.pos[p] >= int64(len(log)) {
+		log := &c.t.parts[p]
+		if c.pos[p] >= log.len() {
 			continue
 		}
-		e := &log[c.pos[p]]
+		e := log.at(c.pos[p])
 		c.pos[p]++
 		c.rr = (idx + 1) % n
 		return c.recordLocked(p, e, now), true

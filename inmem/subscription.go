@@ -11,19 +11,16 @@ import (
 	"github.com/pullkit/broker"
 )
 
-// msgKey names a message within its topic by its log coordinates; a
-// subscription holds each message in exactly one place (pending, in flight
-// or delayed), so the key is unique there too.
-type msgKey struct {
-	part int32
-	off  int64
-}
+// msgKey names a message of a subscription: its entry's address is unique
+// in the topic, and a subscription holds each message in exactly one place
+// (pending, in flight or delayed).
+type msgKey = *entry
 
-func (e *entry) msgKey() msgKey { return msgKey{e.partition, e.offset} }
+func (e *entry) msgKey() msgKey { return e }
 
 // qitem is a message of a subscription with its delivery count.
 type qitem struct {
-	e          entry
+	e          *entry
 	deliveries int
 }
 
@@ -78,13 +75,13 @@ func newSubscription(t *topic, name string) *subscription {
 
 // enqueue adds a freshly published message. Called with the topic's lock
 // held, which orders it against the subscription's creation.
-func (s *subscription) enqueue(e entry) {
+func (s *subscription) enqueue(e *entry) {
 	s.mu.Lock()
 	s.pushLocked(qitem{e: e})
 	s.mu.Unlock()
 }
 
-func (s *subscription) enqueueAll(es []entry) {
+func (s *subscription) enqueueAll(es []*entry) {
 	s.mu.Lock()
 	for i := range es {
 		s.pushLocked(qitem{e: es[i]})
@@ -182,7 +179,7 @@ func (s *subscription) settle(c *QueueConsumer, key msgKey, gen uint64, st broke
 	inf, ok := s.inflight[key]
 	if !ok || inf.gen != gen {
 		s.mu.Unlock()
-		return fmt.Errorf("%w: %s of message %d-%d of subscription %q: it was delivered again", ErrDeadlineExpired, st.Kind, key.part, key.off, s.name)
+		return fmt.Errorf("%w: %s of message %d-%d of subscription %q: it was delivered again", ErrDeadlineExpired, st.Kind, key.partition, key.offset, s.name)
 	}
 	if st.Kind < broker.SettleAck || st.Kind > broker.SettleReject {
 		s.mu.Unlock()
@@ -225,7 +222,7 @@ func (s *subscription) extend(c *QueueConsumer, key msgKey, gen uint64, d time.D
 	}
 	inf, ok := s.inflight[key]
 	if !ok || inf.gen != gen {
-		return fmt.Errorf("%w: extend message %d-%d of subscription %q: it was delivered again", ErrDeadlineExpired, key.part, key.off, s.name)
+		return fmt.Errorf("%w: extend message %d-%d of subscription %q: it was delivered again", ErrDeadlineExpired, key.partition, key.offset, s.name)
 	}
 	inf.deadline = inf.deadline.Add(d)
 	s.inflight[key] = inf

@@ -28,7 +28,7 @@ type topic struct {
 	name string
 
 	mu      sync.Mutex
-	parts   [][]entry
+	parts   []partitionLog
 	rr      uint32 // round-robin partition for empty keys
 	subs    map[string]*subscription
 	subList []*subscription // subs in creation order, for the publish loop
@@ -40,7 +40,7 @@ func newTopic(b *Broker, name string, partitions int) *topic {
 	return &topic{
 		b:      b,
 		name:   name,
-		parts:  make([][]entry, partitions),
+		parts:  make([]partitionLog, partitions),
 		subs:   make(map[string]*subscription),
 		groups: make(map[string]*group),
 	}
@@ -74,11 +74,12 @@ func fnv1a(s string) uint32 {
 	return h
 }
 
-// appendLocked places e in its partition and fills in its coordinates.
-func (t *topic) appendLocked(e *entry, now time.Time) {
+// appendLocked places e in its partition, fills in its coordinates and
+// returns its permanent address.
+func (t *topic) appendLocked(e entry, now time.Time) *entry {
 	p := t.partitionFor(e.key)
 	e.partition = int32(p)
-	e.offset = int64(len(t.parts[p]))
+	e.offset = t.parts[p].len()
 	e.published = now
 	if len(t.subList) > 0 {
 		// IDs are only read by queue deliveries; log-only topics skip the
@@ -89,15 +90,15 @@ func (t *topic) appendLocked(e *entry, now time.Time) {
 		b = strconv.AppendInt(b, e.offset, 10)
 		e.id = string(b)
 	}
-	t.parts[p] = append(t.parts[p], *e)
+	return t.parts[p].append(e)
 }
 
 // publish appends one entry and hands it to every queue subscription.
 func (t *topic) publish(e entry) {
 	t.mu.Lock()
-	t.appendLocked(&e, t.b.clock.Now())
+	ep := t.appendLocked(e, t.b.clock.Now())
 	for _, s := range t.subList {
-		s.enqueue(e)
+		s.enqueue(ep)
 	}
 	t.wakeLogLocked()
 	t.mu.Unlock()
@@ -110,11 +111,18 @@ func (t *topic) publishAll(es []entry) {
 	}
 	t.mu.Lock()
 	now := t.b.clock.Now()
+	var eps []*entry
+	if len(t.subList) > 0 {
+		eps = make([]*entry, len(es))
+	}
 	for i := range es {
-		t.appendLocked(&es[i], now)
+		ep := t.appendLocked(es[i], now)
+		if eps != nil {
+			eps[i] = ep
+		}
 	}
 	for _, s := range t.subList {
-		s.enqueueAll(es)
+		s.enqueueAll(eps)
 	}
 	t.wakeLogLocked()
 	t.mu.Unlock()
