@@ -275,6 +275,9 @@ func (c *fakeQueueConsumer) NextBatch(ctx context.Context) ([]broker.Message, er
 }
 
 func (c *fakeQueueConsumer) next(ctx context.Context, n int) ([]broker.Message, error) {
+	if c.f.bug == "ignores-ctx" {
+		ctx = context.Background()
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			if c.f.bug == "loses-on-cancel" {

@@ -172,10 +172,10 @@ type LogHarness struct {
 // Options tune how the suite runs; the zero value suits an in-process backend.
 type Options struct {
 	// Timeout bounds each test: its context ends then, and a test still
-	// running 5 s later is failed and its consumers and publishers closed;
-	// 15 s later the watchdog panics with every goroutine's stack, rather
-	// than let a hung backend block until go test's own timeout.
-	// Default 20 s.
+	// running max(2×Prompt, 2 s) later is failed and its consumers and
+	// publishers closed; 10 s after that the watchdog panics with every
+	// goroutine's stack, rather than let a hung backend block until go
+	// test's own timeout. Default 20 s.
 	Timeout time.Duration
 
 	// Absence is how long the suite waits before concluding that a message

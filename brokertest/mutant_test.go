@@ -21,19 +21,21 @@ const mutantEnv = "BROKERTEST_MUTANT"
 
 var mutants = []struct {
 	bug, kind, catches string
+	says               string // in the output too, if set
 }{
-	{"ack-requeues", "Queue", "Queue/AckedMessageIsNotRedelivered"},
-	{"nack-acks", "Queue", "Queue/NackedMessageIsRedelivered"},
-	{"close-keeps-leases", "Queue", "Queue/UnsettledMessagesAreRedeliveredAfterClose"},
-	{"no-validation", "Queue", "Queue/InvalidAttributesAreRefusedBeforeSending"},
-	{"batch-half-sent", "Queue", "Queue/BatchWithAnInvalidMessageSendsNone"},
-	{"masks-ctx-error", "Queue", "Queue/NextMessageReturnsPromptlyWhenItsContextEnds"},
-	{"loses-on-cancel", "Queue", "Queue/CanceledNextMessageLosesNothing"},
-	{"leaks-goroutine", "Queue", "LeavesNoGoroutineBehind"},
-	{"commit-rewinds", "Log", "Log/CommittedPositionNeverMovesBackwards"},
-	{"close-keeps-partitions", "Log", "Log/RebalanceLosesNothingAndReplaysNothingCommitted"},
-	{"loses-on-cancel", "Log", "Log/CanceledNextRecordSkipsNothing"},
-	{"wrong-topic", "Log", "Log/PublishedMessageArrivesWithKeyDataAndAttributes"},
+	{"ack-requeues", "Queue", "Queue/AckedMessageIsNotRedelivered", ""},
+	{"nack-acks", "Queue", "Queue/NackedMessageIsRedelivered", ""},
+	{"close-keeps-leases", "Queue", "Queue/UnsettledMessagesAreRedeliveredAfterClose", ""},
+	{"no-validation", "Queue", "Queue/InvalidAttributesAreRefusedBeforeSending", ""},
+	{"batch-half-sent", "Queue", "Queue/BatchWithAnInvalidMessageSendsNone", ""},
+	{"masks-ctx-error", "Queue", "Queue/NextMessageReturnsPromptlyWhenItsContextEnds", ""},
+	{"loses-on-cancel", "Queue", "Queue/CanceledNextMessageLosesNothing", ""},
+	{"leaks-goroutine", "Queue", "LeavesNoGoroutineBehind", ""},
+	{"ignores-ctx", "Queue", "Queue/NextMessageReturnsPromptlyWhenItsContextEnds", "watchdog: test still running"},
+	{"commit-rewinds", "Log", "Log/CommittedPositionNeverMovesBackwards", ""},
+	{"close-keeps-partitions", "Log", "Log/RebalanceLosesNothingAndReplaysNothingCommitted", ""},
+	{"loses-on-cancel", "Log", "Log/CanceledNextRecordSkipsNothing", ""},
+	{"wrong-topic", "Log", "Log/PublishedMessageArrivesWithKeyDataAndAttributes", ""},
 }
 
 func TestSuiteFailsEveryMutant(t *testing.T) {
@@ -64,6 +66,9 @@ func TestSuiteFailsEveryMutant(t *testing.T) {
 				}
 				if !strings.Contains(string(out), "--- FAIL: TestMutant/"+m.catches+" ") {
 					t.Errorf("bug %q: want %s to fail; output:\n%s", m.bug, m.catches, out)
+				}
+				if !strings.Contains(string(out), m.says) {
+					t.Errorf("bug %q: want the output to say %q; output:\n%s", m.bug, m.says, out)
 				}
 			})
 		})

@@ -13,13 +13,16 @@ import (
 	"go.uber.org/goleak"
 )
 
-// Grace periods of the watchdog after a test's Timeout: first the test is
-// failed and what it opened is closed, which unblocks a backend that ignores
-// its context; if even that does not end the test, the process panics.
-const (
-	closeGrace = 5 * time.Second
-	panicGrace = 15 * time.Second
-)
+// The watchdog's grace periods after a test's Timeout. Every call returns
+// within Options.Prompt of its context ending, so a test still running a
+// couple of Prompts later is hung: it is failed and what it opened is
+// closed, which unblocks a backend that ignores its context. If even that
+// does not end it, the process panics with every goroutine's stack, rather
+// than hang until go test's own timeout.
+func graces(opts Options) (closeAfter, panicAfter time.Duration) {
+	closeAfter = opts.Timeout + max(2*opts.Prompt, 2*time.Second)
+	return closeAfter, closeAfter + 10*time.Second
+}
 
 // env is one running test: its context (ending at Options.Timeout), the
 // closers it opened, and the options.
@@ -79,18 +82,19 @@ func runTest(t *testing.T, opts Options, name string, fn func(e *env)) {
 		ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 		e := &env{t: t, ctx: ctx, opts: opts}
 
-		soft := time.AfterFunc(opts.Timeout+closeGrace, func() {
+		closeAfter, panicAfter := graces(opts)
+		soft := time.AfterFunc(closeAfter, func() {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			if e.done {
 				return
 			}
-			t.Errorf("watchdog: test still running %v after its %v timeout; closing its consumers and publishers", closeGrace, opts.Timeout)
+			t.Errorf("watchdog: test still running %v after it started (timeout %v); closing its consumers and publishers", closeAfter, opts.Timeout)
 			for _, c := range e.closers {
 				go c.Close() // may hang too; the hard watchdog covers that
 			}
 		})
-		hard := time.AfterFunc(opts.Timeout+panicGrace, func() {
+		hard := time.AfterFunc(panicAfter, func() {
 			e.mu.Lock()
 			done := e.done
 			e.mu.Unlock()
@@ -99,7 +103,7 @@ func runTest(t *testing.T, opts Options, name string, fn func(e *env)) {
 			}
 			buf := make([]byte, 1<<20)
 			buf = buf[:runtime.Stack(buf, true)]
-			panic(fmt.Sprintf("brokertest: %s hung %v past its timeout even after its consumers were closed\n\n%s", t.Name(), panicGrace, buf))
+			panic(fmt.Sprintf("brokertest: %s still running %v after it started, even after its consumers were closed\n\n%s", t.Name(), panicAfter, buf))
 		})
 		// Registered first, so it runs after every other cleanup (closing
 		// consumers can hang too).
