@@ -107,7 +107,7 @@ func (c *conn) sendPerformative(ch uint16, p interface{ encode([]byte) []byte })
 func (c *conn) writeLoop() {
 	defer c.srv.wg.Done()
 	defer c.abort()
-	t := time.NewTicker(heartbeatEvery)
+	t := time.NewTicker(c.srv.cfg.heartbeat)
 	defer t.Stop()
 	wroteSince := false
 	flush := func() bool {

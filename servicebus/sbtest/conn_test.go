@@ -165,3 +165,41 @@ func TestUnsupportedProtocolHeaderIsAnsweredAndClosed(t *testing.T) {
 		t.Fatal("socket still open")
 	}
 }
+
+func TestIdleConnectionGetsHeartbeats(t *testing.T) {
+	fast := func(c *config) error { c.heartbeat = 20 * time.Millisecond; return nil }
+	srv, err := NewServer(fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	rc := dialRaw(t, srv)
+	rc.open()
+	// Part 2 §2.4.5: an empty frame keeps the peer's idle timer quiet.
+	_ = rc.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	fr, err := readFrame(rc.r, 1<<20)
+	if err != nil || len(fr.body) != 0 || fr.typ != frameTypeAMQP {
+		t.Fatalf("got frame %+v (%v), want an empty AMQP frame", fr, err)
+	}
+}
+
+func TestUnsupportedSASLMechanismGetsAuthOutcome(t *testing.T) {
+	srv, err := NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	rc := dialRaw(t, srv)
+	rc.write(protoHeaderSASL)
+	rc.expectHeader(protoHeaderSASL)
+	rc.readPerformative() // sasl-mechanisms
+	rc.write(appendFrame(nil, frameTypeSASL, 0, encodeComposite(nil, descSASLInit, symbol("GSSAPI"))))
+	// Part 5 §5.3.3.6: code 1 is "auth", authentication failed.
+	f, err := composite(rc.readPerformative(), descSASLOutcome, "sasl-outcome")
+	if err != nil || f.ubyte(0) != saslAuth {
+		t.Fatalf("sasl-outcome %v, %v; want code 1", f, err)
+	}
+	if _, err := rc.r.ReadByte(); err == nil {
+		t.Fatal("socket still open after a failed SASL exchange")
+	}
+}

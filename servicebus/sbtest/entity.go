@@ -216,9 +216,8 @@ func (s *Server) receiveSource(addr string) *queue {
 
 // enqueue stores a message sent by a client in every target queue.
 func (s *Server) enqueue(targets []*queue, m *amqp.Message, now time.Time) []int64 {
-	var seqs []int64
 	if len(targets) == 0 {
-		return nil
+		return nil // a topic without subscriptions drops the message
 	}
 	seqCounter := targets[0].nextSeq
 	*seqCounter++
@@ -234,8 +233,7 @@ func (s *Server) enqueue(targets []*queue, m *amqp.Message, now time.Time) []int
 		q.insert(sm)
 		q.dispatch(now)
 	}
-	seqs = append(seqs, seq)
-	return seqs
+	return []int64{seq}
 }
 
 // insert puts a message back among the available ones, in sequence order,
@@ -499,6 +497,11 @@ func (q *queue) render(m *storedMessage, lockTokenAnnotation bool) ([]byte, erro
 	}
 	return out.MarshalBinary()
 }
+
+// timeValue truncates to milliseconds, the precision of AMQP timestamps
+// (Part 1 §1.6.17), so that the time the server keeps is exactly the time
+// the client reads.
+func timeValue(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
 
 // dotnetTag converts a lock token to the delivery tag Service Bus sends:
 // the GUID in .NET byte order (first three fields little-endian), which the

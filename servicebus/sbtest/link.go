@@ -105,9 +105,6 @@ func (s *session) onAttach(a *performAttach) error {
 		// §2.6.3: attach with no terminus, then detach with the error.
 		// go-amqp waits for exactly this pair (link.go attach).
 		reply.Source, reply.Target = nil, nil
-		if reply.Role == roleSender {
-			reply.Source = nil
-		}
 		s.c.sendPerformative(s.ch, reply)
 		s.c.sendPerformative(s.ch, &performDetach{Handle: a.Handle, Closed: true, Error: refuse})
 		return nil

@@ -3,7 +3,6 @@ package sbtest
 import (
 	"errors"
 	"fmt"
-	"time"
 )
 
 // This file holds the performatives (part 2 §2.7), SASL frames (part 5
@@ -738,8 +737,3 @@ func decodePerformative(body []byte) (any, []byte, error) {
 	}
 	return p, payload, nil
 }
-
-// timeValue converts a Go duration in the future to an AMQP timestamp; kept
-// here so the annotation code has one place that truncates to milliseconds
-// (§1.6.17 timestamps have millisecond precision).
-func timeValue(t time.Time) time.Time { return t.Truncate(time.Millisecond) }

@@ -64,7 +64,7 @@ func saslExchange(nc net.Conn) error {
 	if err != nil {
 		return err
 	}
-	mech, err := decodeSASLInit(fr)
+	err = checkSASLInit(fr)
 	code := uint8(saslOK)
 	if err != nil {
 		code = saslAuth
@@ -73,36 +73,32 @@ func saslExchange(nc net.Conn) error {
 	if _, werr := nc.Write(appendFrame(nil, frameTypeSASL, 0, outcome)); werr != nil {
 		return werr
 	}
-	if err != nil {
-		return err
-	}
-	_ = mech
-	return nil
+	return err
 }
 
-// decodeSASLInit checks a sasl-init frame (§5.3.3.2) and returns its
-// mechanism.
-func decodeSASLInit(fr frame) (symbol, error) {
+// checkSASLInit checks a sasl-init frame (§5.3.3.2): well formed, with a
+// mechanism the server offered.
+func checkSASLInit(fr frame) error {
 	if fr.typ != frameTypeSASL {
-		return "", errors.New("sasl: expected a SASL frame")
+		return errors.New("sasl: expected a SASL frame")
 	}
 	v, n, err := decodeValue(fr.body)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if n != len(fr.body) {
-		return "", errors.New("sasl: trailing bytes after sasl-init")
+		return errors.New("sasl: trailing bytes after sasl-init")
 	}
 	f, err := composite(v, descSASLInit, "sasl-init")
 	if err != nil {
-		return "", err
+		return err
 	}
 	mech := f.symbol(0)
 	if f.err != nil {
-		return "", f.err
+		return f.err
 	}
 	if mech != "ANONYMOUS" && mech != "PLAIN" {
-		return "", fmt.Errorf("sasl: mechanism %q not supported", mech)
+		return fmt.Errorf("sasl: mechanism %q not supported", mech)
 	}
-	return mech, nil
+	return nil
 }

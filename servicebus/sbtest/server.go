@@ -36,7 +36,8 @@ type config struct {
 	keyName        string
 	key            string
 	maxMessageSize uint64
-	tick           time.Duration
+	tick           time.Duration // janitor period
+	heartbeat      time.Duration // idle period after which the writer sends an empty frame
 }
 
 // Option configures a Server.
@@ -116,6 +117,7 @@ func NewServer(opts ...Option) (*Server, error) {
 		key:            base64.StdEncoding.EncodeToString(key),
 		maxMessageSize: DefaultMaxMessageSize,
 		tick:           10 * time.Millisecond,
+		heartbeat:      heartbeatEvery,
 	}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {

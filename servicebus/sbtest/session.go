@@ -167,9 +167,6 @@ func (s *session) onDisposition(d *performDisposition) error {
 func (q *queue) settleByState(token amqp.UUID, st *deliveryState, now time.Time) *deliveryState {
 	if st == nil || st.code == descReceived {
 		// Not a terminal outcome: nothing to do, the lock stays.
-		if m := q.locked[token]; m != nil {
-			return st
-		}
 		return st
 	}
 	var s settlement
