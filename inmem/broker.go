@@ -91,9 +91,7 @@ func (b *Broker) Close() error {
 	for _, c := range queues {
 		_ = c.Close()
 	}
-	for _, c := range logs {
-		_ = c.Close()
-	}
+	closeLogConsumers(logs)
 	for _, t := range topics {
 		t.shutdown()
 	}

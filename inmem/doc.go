@@ -22,6 +22,8 @@
 // (32-bit FNV-1a of the key's bytes), or round-robin for an empty key.
 // Offsets start at 0 in each partition, and message IDs are
 // "partition-offset", unique within a topic.
+// Topics keep every message for the broker's lifetime: there is no
+// retention limit, which suits tests and not long-running processes.
 //
 // A queue subscription, named per topic, receives every message published
 // after it was first created, and lives until the Broker does: closing its

@@ -350,3 +350,34 @@ func TestNextRecordWakesOnPublishAndClose(t *testing.T) {
 	_ = c.Close()
 	wantErr(t, <-got, broker.ErrClosed)
 }
+
+func TestBrokerCloseRevokesEachPartitionOnce(t *testing.T) {
+	b := New()
+	if err := b.CreateTopic("t", 4); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	revoked := map[int64]int{}
+	for range 3 {
+		c, err := b.JoinGroup("t", "g", LogConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.OnRevoke(func(tps []broker.TopicPartition) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, tp := range tps {
+				revoked[tp.Partition]++
+			}
+		})
+	}
+	mu.Lock()
+	clear(revoked) // the joins moved partitions too
+	mu.Unlock()
+	_ = b.Close()
+	for p := range int64(4) {
+		if revoked[p] != 1 {
+			t.Fatalf("partition %d revoked %d times on Close", p, revoked[p])
+		}
+	}
+}

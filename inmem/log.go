@@ -313,19 +313,43 @@ func (c *LogConsumer) notifyRevoked(parts []int) {
 // broker.ErrPartitionRevoked and broker.ErrClosed. The group and its commits
 // stay. Close is idempotent.
 func (c *LogConsumer) Close() error {
-	g, t := c.g, c.t
-	g.rebal.Lock()
-	defer g.rebal.Unlock()
-	t.mu.Lock()
-	if c.closed {
-		t.mu.Unlock()
-		return nil
-	}
-	c.closed = true
-	close(c.done)
-	g.members = slices.DeleteFunc(g.members, func(m *LogConsumer) bool { return m == c })
-	t.mu.Unlock()
-	g.rebalance()
-	forget(t.b, t.b.logs, c)
+	closeLogConsumers([]*LogConsumer{c})
 	return nil
+}
+
+// closeLogConsumers closes cs with one rebalance per group, so that when
+// Broker.Close closes a whole group its partitions are revoked once, not
+// passed from one closing member to the next.
+func closeLogConsumers(cs []*LogConsumer) {
+	byGroup := make(map[*group][]*LogConsumer)
+	var order []*group
+	for _, c := range cs {
+		if _, ok := byGroup[c.g]; !ok {
+			order = append(order, c.g)
+		}
+		byGroup[c.g] = append(byGroup[c.g], c)
+	}
+	for _, g := range order {
+		t := g.t
+		g.rebal.Lock()
+		t.mu.Lock()
+		closing := false
+		for _, c := range byGroup[g] {
+			if c.closed {
+				continue
+			}
+			closing = true
+			c.closed = true
+			close(c.done)
+			g.members = slices.DeleteFunc(g.members, func(m *LogConsumer) bool { return m == c })
+		}
+		t.mu.Unlock()
+		if closing {
+			g.rebalance()
+		}
+		g.rebal.Unlock()
+		for _, c := range byGroup[g] {
+			forget(t.b, t.b.logs, c)
+		}
+	}
 }
