@@ -143,11 +143,11 @@ type fakeLog struct {
 	commits map[int64][]int64
 	subs    map[int]func([]broker.TopicPartition)
 	subID   int
-	revoked map[int64]bool // the source refuses commits of revoked partitions, like a real one
+	more    chan struct{} // closed and replaced by add
 }
 
 func newFakeLog(t testing.TB, partitions, perPartition int, keys int, end error) *fakeLog {
-	l := &fakeLog{t: t, end: end, commits: map[int64][]int64{}, subs: map[int]func([]broker.TopicPartition){}, revoked: map[int64]bool{}}
+	l := &fakeLog{t: t, end: end, commits: map[int64][]int64{}, subs: map[int]func([]broker.TopicPartition){}, more: make(chan struct{})}
 	for off := range int64(perPartition) {
 		for p := range int64(partitions) {
 			key := ""
@@ -175,22 +175,51 @@ func (l *fakeLog) NextRecord(ctx context.Context) (broker.Record, error) {
 		l.t.Errorf("concurrent NextRecord calls")
 	}
 	defer l.inNext.Store(false)
-	if err := ctx.Err(); err != nil {
-		return broker.Record{}, err
-	}
-	l.mu.Lock()
-	if l.next < len(l.recs) {
-		r := l.recs[l.next]
-		l.next++
+	for {
+		if err := ctx.Err(); err != nil {
+			return broker.Record{}, err
+		}
+		l.mu.Lock()
+		if l.next < len(l.recs) {
+			r := l.recs[l.next]
+			l.next++
+			l.mu.Unlock()
+			return r, nil
+		}
+		more := l.more
 		l.mu.Unlock()
-		return r, nil
+		if l.end != nil {
+			return broker.Record{}, l.end
+		}
+		select {
+		case <-ctx.Done():
+			return broker.Record{}, ctx.Err()
+		case <-more:
+		}
 	}
-	l.mu.Unlock()
-	if l.end != nil {
-		return broker.Record{}, l.end
+}
+
+// add appends records of partition p at the given offsets.
+func (l *fakeLog) add(p int64, offsets ...int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, off := range offsets {
+		l.recs = append(l.recs, l.record(p, off, ""))
 	}
-	<-ctx.Done()
-	return broker.Record{}, ctx.Err()
+	close(l.more)
+	l.more = make(chan struct{})
+}
+
+func (l *fakeLog) pulled() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next
+}
+
+func (l *fakeLog) commitsOf(p int64) []int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.commits[p])
 }
 
 func (l *fakeLog) OnRevoke(f func([]broker.TopicPartition)) func() {
