@@ -203,3 +203,32 @@ func TestUnsupportedSASLMechanismGetsAuthOutcome(t *testing.T) {
 		t.Fatal("socket still open after a failed SASL exchange")
 	}
 }
+
+func TestAttachWithoutTokenIsRefused(t *testing.T) {
+	srv, err := NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.CreateQueue("q", nil); err != nil {
+		t.Fatal(err)
+	}
+	rc := dialRaw(t, srv)
+	rc.open()
+	rc.write(appendFrame(nil, frameTypeAMQP, 0, (&performBegin{IncomingWindow: 100, OutgoingWindow: 100}).encode(nil)))
+	if _, ok := rc.readPerformative().(*performBegin); !ok {
+		t.Fatal("no begin from the server")
+	}
+	attach := &performAttach{Name: "s", Handle: 0, Role: roleSender, Source: &terminus{}, Target: &terminus{Address: "q"}}
+	rc.write(appendFrame(nil, frameTypeAMQP, 0, attach.encode(nil)))
+	// Part 2 §2.6.3: a refused link is attached without a terminus, then
+	// detached with the error.
+	a, ok := rc.readPerformative().(*performAttach)
+	if !ok || a.Target != nil || a.Role != roleReceiver {
+		t.Fatalf("got %+v, want an attach without a target", a)
+	}
+	d, ok := rc.readPerformative().(*performDetach)
+	if !ok || !d.Closed || d.Error == nil || d.Error.Condition != condUnauthorized {
+		t.Fatalf("got %+v, want a closing detach with amqp:unauthorized-access", d)
+	}
+}

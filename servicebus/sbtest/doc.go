@@ -20,7 +20,9 @@
 // SAS token on $cbs. The server checks that token's signature against its
 // key (a random one unless WithSharedAccessKey sets it), so a client built
 // with ConnectionStringWithKey and a wrong key gets
-// azservicebus.CodeUnauthorizedAccess.
+// azservicebus.CodeUnauthorizedAccess. Links to an entity or its
+// $management node are refused with amqp:unauthorized-access unless a
+// token for it (or a namespace-wide one) was put on the connection first.
 //
 // Entities: CreateQueue, CreateTopic and CreateSubscription (names are
 // case-insensitive). Sending to or receiving from an entity that was not

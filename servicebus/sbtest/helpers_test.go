@@ -2,6 +2,7 @@ package sbtest_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,3 +89,10 @@ func receiveOne(t *testing.T, ctx context.Context, r *azservicebus.Receiver) *az
 		t.Fatalf("got %d messages, want 1", len(msgs))
 	}
 }
+
+// atomicCounter is a small shared countdown for concurrent receivers.
+type atomicCounter struct{ v atomic.Int64 }
+
+func (c *atomicCounter) set(n int64) { c.v.Store(n) }
+func (c *atomicCounter) add(d int64) { c.v.Add(d) }
+func (c *atomicCounter) get() int64  { return c.v.Load() }

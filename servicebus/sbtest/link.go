@@ -135,6 +135,9 @@ func (l *link) resolveSend(srv *Server) *amqpError {
 		if !isTarget && srv.receiveSource(l.mgmtPath) == nil {
 			return notFound(l.addr)
 		}
+		if err := l.s.c.checkAuthorized(l.addr); err != nil {
+			return err
+		}
 	default:
 		l.kind = linkSend
 		targets, ok := srv.sendTarget(l.addr)

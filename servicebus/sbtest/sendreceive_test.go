@@ -2,6 +2,8 @@ package sbtest_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -236,5 +238,77 @@ func TestApplicationPropertiesRoundTrip(t *testing.T) {
 	}
 	if m.TimeToLive == nil || *m.TimeToLive != ttl {
 		t.Errorf("TimeToLive = %v, want %v", m.TimeToLive, ttl)
+	}
+}
+
+func TestCompetingReceiversEachGetDistinctMessages(t *testing.T) {
+	srv := newServer(t)
+	mustQueue(t, srv, "work", nil)
+	ctx := testCtx(t)
+	c := newClient(t, srv)
+	s := mustSender(t, c, "work")
+	const n = 40
+	batch, err := s.NewMessageBatch(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if err := batch.AddMessage(&azservicebus.Message{Body: []byte(fmt.Sprint(i))}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SendMessageBatch(ctx, batch, nil); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		bodies []string
+		err    error
+	}
+	results := make(chan result, 2)
+	var remaining atomicCounter
+	remaining.set(n)
+	for w := 0; w < 2; w++ {
+		r := mustReceiver(t, c, "work", nil)
+		go func() {
+			var res result
+			defer func() { results <- res }()
+			for remaining.get() > 0 {
+				// Short receive windows, so that a receiver notices when
+				// the other one took the last messages.
+				rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+				msgs, err := r.ReceiveMessages(rctx, 5, nil)
+				cancel()
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					res.err = err
+					return
+				}
+				for _, m := range msgs {
+					if err := r.CompleteMessage(ctx, m, nil); err != nil {
+						res.err = err
+						return
+					}
+					res.bodies = append(res.bodies, string(m.Body))
+					remaining.add(-1)
+				}
+			}
+		}()
+	}
+	seen := map[string]int{}
+	for w := 0; w < 2; w++ {
+		res := <-results
+		if res.err != nil {
+			t.Fatalf("receiver: %v", res.err)
+		}
+		for _, b := range res.bodies {
+			seen[b]++
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("received %d distinct messages, want %d", len(seen), n)
+	}
+	for b, k := range seen {
+		if k != 1 {
+			t.Fatalf("message %s completed %d times", b, k)
+		}
 	}
 }

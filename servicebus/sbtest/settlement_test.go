@@ -191,3 +191,48 @@ func TestScheduledMessageArrivesLaterAndCanBeCancelled(t *testing.T) {
 		t.Fatalf("scheduled message delivered before its time")
 	}
 }
+
+func TestDeferredMessagesSettleThroughManagement(t *testing.T) {
+	srv := newServer(t)
+	mustQueue(t, srv, "q", nil)
+	ctx := testCtx(t)
+	c := newClient(t, srv)
+	s := mustSender(t, c, "q")
+	for _, b := range []string{"abandon", "dead"} {
+		if err := s.SendMessage(ctx, &azservicebus.Message{Body: []byte(b)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := mustReceiver(t, c, "q", nil)
+	var seqs []int64
+	for len(seqs) < 2 {
+		m := receiveOne(t, ctx, r)
+		if err := r.DeferMessage(ctx, m, nil); err != nil {
+			t.Fatalf("DeferMessage: %v", err)
+		}
+		seqs = append(seqs, *m.SequenceNumber)
+	}
+	deferred, err := r.ReceiveDeferredMessages(ctx, seqs, nil)
+	if err != nil || len(deferred) != 2 {
+		t.Fatalf("ReceiveDeferredMessages: %d, %v", len(deferred), err)
+	}
+	if err := r.RenewMessageLock(ctx, deferred[0], nil); err != nil {
+		t.Fatalf("RenewMessageLock of a deferred message: %v", err)
+	}
+	// Abandoning a deferred message leaves it deferred.
+	if err := r.AbandonMessage(ctx, deferred[0], nil); err != nil {
+		t.Fatalf("AbandonMessage: %v", err)
+	}
+	reason := "unprocessable"
+	if err := r.DeadLetterMessage(ctx, deferred[1], &azservicebus.DeadLetterOptions{Reason: &reason}); err != nil {
+		t.Fatalf("DeadLetterMessage: %v", err)
+	}
+	got := messagesIn(t, srv, "q")
+	if len(got) != 1 || got[0].State != "deferred" || string(got[0].Body) != "abandon" {
+		t.Fatalf("queue holds %+v, want the abandoned message still deferred", got)
+	}
+	dead, _ := srv.DeadLetters("q")
+	if len(dead) != 1 || string(dead[0].Body) != "dead" || dead[0].DeadLetterReason != reason {
+		t.Fatalf("dead-letter queue holds %+v", dead)
+	}
+}
