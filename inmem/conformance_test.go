@@ -17,7 +17,7 @@ import (
 
 // ackDeadline is short so the deadline tests take a fraction of a second on
 // the system clock.
-const ackDeadline = 150 * time.Millisecond
+const ackDeadline = 250 * time.Millisecond
 
 var topicSeq atomic.Int64
 
