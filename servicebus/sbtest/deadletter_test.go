@@ -2,6 +2,7 @@ package sbtest_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/pullkit/broker/servicebus/sbtest"
@@ -85,5 +86,29 @@ func TestDeadLetterMessageKeepsReasonAndDescription(t *testing.T) {
 	if got.DeadLetterReason == nil || *got.DeadLetterReason != reason ||
 		got.DeadLetterErrorDescription == nil || *got.DeadLetterErrorDescription != desc {
 		t.Fatalf("reason %v description %v", got.DeadLetterReason, got.DeadLetterErrorDescription)
+	}
+}
+
+func TestExpiredMessageIsDroppedOrDeadLettered(t *testing.T) {
+	srv := newServer(t)
+	mustQueue(t, srv, "drop", nil)
+	mustQueue(t, srv, "keep", &sbtest.QueueOptions{DeadLetterOnMessageExpiration: true})
+	ctx := testCtx(t)
+	c := newClient(t, srv)
+	ttl := 50 * time.Millisecond
+	for _, q := range []string{"drop", "keep"} {
+		if err := mustSender(t, c, q).SendMessage(ctx, &azservicebus.Message{Body: []byte("stale"), TimeToLive: &ttl}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the messages to expire", 5*time.Second, func() bool {
+		return len(messagesIn(t, srv, "drop")) == 0 && len(messagesIn(t, srv, "keep")) == 0
+	})
+	if dead, _ := srv.DeadLetters("drop"); len(dead) != 0 {
+		t.Fatalf("expired message dead-lettered without DeadLetterOnMessageExpiration: %+v", dead)
+	}
+	dead, _ := srv.DeadLetters("keep")
+	if len(dead) != 1 || dead[0].DeadLetterReason != "TTLExpiredException" {
+		t.Fatalf("dead-letter queue holds %+v", dead)
 	}
 }

@@ -54,12 +54,15 @@
 //     the old lock fails with azservicebus.CodeLockLost. A message
 //     delivered MaxDeliveryCount times and then abandoned or expired moves
 //     to the dead-letter queue with reason "MaxDeliveryCountExceeded".
+//   - A message's TimeToLive: once it has passed, the message is dropped,
+//     or dead-lettered with reason "TTLExpiredException" if the entity was
+//     created with DeadLetterOnMessageExpiration.
 //
 // # Not supported
 //
 // Sessions (session-enabled entities and session receivers), transactions,
 // auto-forwarding, subscription rules and filters, duplicate detection,
-// message time-to-live expiry, the administration client (ATOM/HTTP), TLS
+// entity-level default time-to-live, the administration client (ATOM/HTTP), TLS
 // and WebSockets. Requests for unsupported $management operations are
 // answered with status 501. Entities live in memory and end with Close.
 //

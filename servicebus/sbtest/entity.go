@@ -50,6 +50,7 @@ type storedMessage struct {
 	lockToken     amqp.UUID
 	lockedUntil   time.Time
 	scheduledFor  time.Time
+	expiresAt     time.Time // zero: never (no time-to-live)
 	dlSource      string
 }
 
@@ -65,6 +66,7 @@ type queue struct {
 	locked       map[amqp.UUID]*storedMessage
 	deferred     map[int64]*storedMessage
 	scheduled    map[int64]*storedMessage
+	dlOnExpiry   bool
 	dlq          *queue
 	receivers    []*link
 	rr           int
@@ -90,6 +92,10 @@ type QueueOptions struct {
 	// reason "MaxDeliveryCountExceeded". Default DefaultMaxDeliveryCount
 	// (10).
 	MaxDeliveryCount int
+	// DeadLetterOnMessageExpiration moves messages whose time-to-live ran
+	// out to the dead-letter queue (reason "TTLExpiredException") instead
+	// of dropping them. Default false, as in Service Bus.
+	DeadLetterOnMessageExpiration bool
 }
 
 func newQueue(s *Server, path string, opts *QueueOptions, seq *int64) *queue {
@@ -108,6 +114,9 @@ func newQueue(s *Server, path string, opts *QueueOptions, seq *int64) *queue {
 	}
 	if opts != nil && opts.MaxDeliveryCount > 0 {
 		q.maxDelivery = uint32(opts.MaxDeliveryCount)
+	}
+	if opts != nil {
+		q.dlOnExpiry = opts.DeadLetterOnMessageExpiration
 	}
 	q.dlq = &queue{
 		srv:          s,
@@ -224,6 +233,9 @@ func (s *Server) enqueue(targets []*queue, m *amqp.Message, now time.Time) []int
 	seq := *seqCounter
 	for _, q := range targets {
 		sm := &storedMessage{seq: seq, enqueued: now, msg: m}
+		if m.Header != nil && m.Header.TTL > 0 {
+			sm.expiresAt = now.Add(m.Header.TTL)
+		}
 		if at, ok := m.Annotations[annScheduledTime].(time.Time); ok && at.After(now) {
 			sm.state = stateScheduled
 			sm.scheduledFor = at
@@ -261,7 +273,23 @@ func (q *queue) dispatch(now time.Time) {
 		}
 		m := q.avail[0]
 		q.avail = q.avail[1:]
+		if m.expired(now) {
+			q.expireMessage(m, now)
+			continue
+		}
 		l.deliverMessage(q, m, now)
+	}
+}
+
+func (m *storedMessage) expired(now time.Time) bool {
+	return !m.expiresAt.IsZero() && !now.Before(m.expiresAt)
+}
+
+// expireMessage drops a message whose time-to-live ran out, or moves it to
+// the dead-letter queue if the entity asks for that.
+func (q *queue) expireMessage(m *storedMessage, now time.Time) {
+	if q.dlOnExpiry && q.dlq != nil {
+		q.deadLetter(m, "TTLExpiredException", "The message expired and was dead lettered.", now)
 	}
 }
 
@@ -408,12 +436,13 @@ func (q *queue) deadLetter(m *storedMessage, reason, description string, now tim
 	}
 	q.modifyProperties(m, props)
 	m.state = stateActive
+	m.expiresAt = time.Time{} // dead letters do not expire
 	q.dlq.insert(m)
 	q.dlq.dispatch(now)
 }
 
-// expire returns messages whose lock ran out and enqueues scheduled
-// messages that are due.
+// expire returns messages whose lock ran out, enqueues scheduled messages
+// that are due and removes messages whose time-to-live ran out.
 func (q *queue) expire(now time.Time) {
 	for token, m := range q.locked {
 		if now.After(m.lockedUntil) {
@@ -426,6 +455,22 @@ func (q *queue) expire(now time.Time) {
 			delete(q.scheduled, seq)
 			q.insert(m)
 		}
+	}
+	// Available messages past their time-to-live leave the queue even
+	// when nobody receives (locked ones are checked when they return).
+	kept := q.avail[:0]
+	var gone []*storedMessage
+	for _, m := range q.avail {
+		if m.expired(now) {
+			gone = append(gone, m)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	clear(q.avail[len(kept):])
+	q.avail = kept
+	for _, m := range gone {
+		q.expireMessage(m, now)
 	}
 	q.dispatch(now)
 }
