@@ -73,7 +73,7 @@
 // ReceiveMessages returned) takes the increment back. Locks survive the
 // link and the connection that took them, as in Service Bus: a message
 // locked by a client that disappears is redelivered when its lock expires.
-// The server checks locks and scheduled messages every 10 ms.
+// The server checks locks, scheduled messages and time-to-live every 10 ms.
 //
 // # Faults
 //
