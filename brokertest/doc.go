@@ -59,7 +59,7 @@
 // feature is skipped with "requires QueueFeatures.X" (or LogFeatures.X), so
 // `go test -v` lists what a backend does not offer. Declaring a feature is a
 // promise the suite checks: DeliveryCount, AckDeadline (short enough to wait
-// for), Extend, Reject, MaxDeliveries, MaxMessageSize, BatchedIterator and
+// for), Extend, Reject, NackDelay, MaxDeliveries, MaxMessageSize, BatchedIterator and
 // TypedAttributes for queues; MaxPartitions, Rebalance, MaxMessageSize,
 // BatchedIterator and TypedAttributes for logs. A backend that fails a test
 // for a known bug should not hide it by turning a feature off without a
@@ -105,9 +105,9 @@
 //   - CloseIsIdempotentAndEndsTheConsumer, CloseUnblocksAPendingNextMessage:
 //     broker.ErrClosed after and during Close.
 //   - With features: AckDeadlineExpiryRedelivers, ExtendKeepsTheMessageLeased,
-//     RejectedMessageIsNotRedelivered and MessagePastMaxDeliveriesIsNotDeliveredAgain
-//     (both reaching QueueHarness.DeadLetters if set),
-//     BatchesAreNeverEmptyNorOverMaxBatch.
+//     NackWithDelayIsNotRedeliveredEarly, RejectedMessageIsNotRedelivered and
+//     MessagePastMaxDeliveriesIsNotDeliveredAgain (both reaching
+//     QueueHarness.DeadLetters if set), BatchesAreNeverEmptyNorOverMaxBatch.
 //
 // Logs:
 //   - RecordsOfEachPartitionArriveInOffsetOrder: offsets strictly increase
@@ -120,6 +120,10 @@
 //   - RebalanceLosesNothingAndReplaysNothingCommitted (Rebalance): two
 //     consumers of one group, one leaving midway; every record is processed
 //     and no record whose commit was confirmed is read again.
+//   - RevokedPartitionsAreReportedAndRefuseAcks (Rebalance, and consumers
+//     implementing broker.RevocationNotifier): when a second consumer joins,
+//     the first is told which partitions it lost, acks of their records fail
+//     with broker.ErrPartitionRevoked, and the new owner reads them again.
 //   - NextRecordReturnsPromptlyWhenItsContextEnds, CanceledNextRecordSkipsNothing,
 //     CloseIsIdempotentAndEndsTheConsumer, CloseUnblocksAPendingNextRecord,
 //     BatchesAreNeverEmptyNorOverMaxBatch (BatchedIterator).

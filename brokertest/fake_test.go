@@ -184,6 +184,7 @@ type fakeMsg struct {
 	lease      int // bumped on every delivery, so stale settlements are refused
 	owner      *fakeQueueConsumer
 	expires    time.Time
+	notBefore  time.Time // a delayed nack's redelivery time
 }
 
 type fakeQueueConsumer struct {
@@ -297,13 +298,21 @@ func (c *fakeQueueConsumer) next(ctx context.Context, n int) ([]broker.Message, 
 			return nil, broker.ErrClosed
 		}
 		soonest := c.expire()
-		if len(c.s.ready) > 0 {
-			var out []broker.Message
-			for len(c.s.ready) > 0 && len(out) < n {
-				m := c.s.ready[0]
-				c.s.ready = c.s.ready[1:]
-				out = append(out, c.deliver(m))
+		var out []broker.Message
+		now := time.Now()
+		for i := 0; i < len(c.s.ready) && len(out) < n; {
+			m := c.s.ready[i]
+			if m.notBefore.After(now) {
+				if soonest.IsZero() || m.notBefore.Before(soonest) {
+					soonest = m.notBefore
+				}
+				i++
+				continue
 			}
+			c.s.ready = append(c.s.ready[:i], c.s.ready[i+1:]...)
+			out = append(out, c.deliver(m))
+		}
+		if len(out) > 0 {
 			f.mu.Unlock()
 			return out, nil
 		}
@@ -343,6 +352,7 @@ func (c *fakeQueueConsumer) deliver(m *fakeMsg) broker.Message {
 		case s.Kind == broker.SettleAck || f.bug == "nack-acks":
 			m.owner, m.lease = nil, m.lease+1
 		default:
+			m.notBefore = time.Now().Add(s.Delay)
 			c.s.requeue(m, s.Kind == broker.SettleReject)
 		}
 		f.changed()
@@ -395,6 +405,23 @@ type fakeLogConsumer struct {
 	closed   bool
 	owned    map[int]int64 // partition → next offset to hand out
 	turn     int
+	onRevoke map[*func([]broker.TopicPartition)]bool
+}
+
+// OnRevoke implements broker.RevocationNotifier; callbacks run with mu held.
+func (c *fakeLogConsumer) OnRevoke(fn func([]broker.TopicPartition)) func() {
+	c.f.mu.Lock()
+	defer c.f.mu.Unlock()
+	if c.onRevoke == nil {
+		c.onRevoke = map[*func([]broker.TopicPartition)]bool{}
+	}
+	key := &fn
+	c.onRevoke[key] = true
+	return func() {
+		c.f.mu.Lock()
+		defer c.f.mu.Unlock()
+		delete(c.onRevoke, key)
+	}
 }
 
 func (f *fake) joinGroup(topic, group string, maxBatch int) (*fakeLogConsumer, error) {
@@ -435,7 +462,18 @@ func (g *fakeGroup) assign() {
 		owned[i][p] = pos
 	}
 	for i, m := range g.members {
+		var revoked []broker.TopicPartition
+		for p := range m.owned {
+			if _, kept := owned[i][p]; !kept {
+				revoked = append(revoked, broker.TopicPartition{Topic: m.t.name, Partition: int64(p)})
+			}
+		}
 		m.owned = owned[i]
+		if len(revoked) > 0 {
+			for fn := range m.onRevoke {
+				(*fn)(revoked)
+			}
+		}
 	}
 }
 
@@ -503,7 +541,7 @@ func (c *fakeLogConsumer) record(p int, off int64) broker.Record {
 	commit := func(ctx context.Context, _ broker.Settlement) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if _, ok := c.owned[p]; !ok || c.closed {
+		if _, ok := c.owned[p]; (!ok || c.closed) && f.bug != "acks-after-revoke" {
 			return broker.ErrPartitionRevoked
 		}
 		if f.bug == "commit-rewinds" {

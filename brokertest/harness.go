@@ -65,6 +65,10 @@ type QueueFeatures struct {
 	// Reject: Message.Reject stops redelivery of the message.
 	Reject bool
 
+	// NackDelay: a nack settled with broker.Settlement.Delay is not
+	// redelivered before the delay has passed.
+	NackDelay bool
+
 	// MaxDeliveries: SubscribeOptions.MaxDeliveries is honoured, so a
 	// message nacked that many times is not delivered again.
 	MaxDeliveries bool
@@ -134,7 +138,8 @@ type LogFeatures struct {
 
 	// Rebalance: several consumers in one group share the topic's
 	// partitions, and the partitions of a consumer that closes go to the
-	// others.
+	// others. If consumers also implement broker.RevocationNotifier, the
+	// suite checks that revoked partitions are reported and refuse acks.
 	Rebalance bool
 
 	// MaxMessageSize is as in QueueFeatures.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pullkit/broker"
 )
@@ -295,6 +298,13 @@ func (l *logSuite) run(r *runner) {
 		l.rebalance(e)
 	})
 
+	run("RevokedPartitionsAreReportedAndRefuseAcks", func(e *env) {
+		if !f.Rebalance {
+			e.t.Skip("requires LogFeatures.Rebalance")
+		}
+		l.revocation(e)
+	})
+
 	run("NextRecordReturnsPromptlyWhenItsContextEnds", func(e *env) {
 		topic := l.topic(e, 1)
 		c := l.join(e, topic, uniqueName("group"), GroupOptions{})
@@ -469,6 +479,73 @@ func (l *logSuite) rebalance(e *env) {
 			e.t.Errorf("record %q at partition %d offset %d seen again, though offset %d of its partition was committed", r.Value, r.Partition, r.Offset, committed[r.Partition]-1)
 		}
 		r.Ack()
+	}
+}
+
+// revocation has a consumer read every record of a topic without acking,
+// lets a second consumer join its group, and checks that the first hears of
+// the partitions it lost, that acks of their records are refused with
+// broker.ErrPartitionRevoked (the new owner replays them), and that the new
+// owner reads them from the start.
+func (l *logSuite) revocation(e *env) {
+	topic, group := l.topic(e, l.partitions()), uniqueName("group")
+	const n = 40
+	l.publish(e, topic, n, manyKeys)
+	c1 := l.join(e, topic, group, GroupOptions{})
+	notifier, ok := c1.(broker.RevocationNotifier)
+	if !ok {
+		e.t.Skipf("requires the consumer (%T) to implement broker.RevocationNotifier", c1)
+	}
+	recs := l.read(e, c1, topic, n)
+	var mu sync.Mutex
+	revoked := map[int64]bool{}
+	unregister := notifier.OnRevoke(func(tps []broker.TopicPartition) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, tp := range tps {
+			if tp.Topic == topic {
+				revoked[tp.Partition] = true
+			}
+		}
+	})
+	defer unregister()
+	c2 := l.join(e, topic, group, GroupOptions{})
+	// Backends that rebalance in the background may need c1 to poll before
+	// it learns of the revocation; it has nothing left to read.
+	for {
+		mu.Lock()
+		k := len(revoked)
+		mu.Unlock()
+		if k > 0 {
+			break
+		}
+		if r, ok := nextWithin(e, c1.NextRecord, 50*time.Millisecond); ok {
+			e.t.Errorf("consumer 1 read record %q at partition %d offset %d again before any revocation", r.Value, r.Partition, r.Offset)
+		}
+	}
+	mu.Lock()
+	lost := maps.Clone(revoked)
+	mu.Unlock()
+	e.t.Logf("partitions revoked from the first consumer: %v", slices.Sorted(maps.Keys(lost)))
+	want := 0
+	for _, r := range recs {
+		if !lost[r.Partition] {
+			continue
+		}
+		want++
+		if err := r.AckContext(e.ctx); !errors.Is(err, broker.ErrPartitionRevoked) {
+			e.t.Errorf("ack of record %q of revoked partition %d: got %v, want an error matching broker.ErrPartitionRevoked", r.Value, r.Partition, err)
+		}
+	}
+	// Nothing of the lost partitions was committed: the new owner reads
+	// them whole.
+	got := 0
+	for got < want {
+		r := next(e, c2.NextRecord, fmt.Sprintf("record %d of %d of the revoked partitions", got+1, want))
+		if !lost[r.Partition] {
+			continue // a partition revoked later, after this test looked
+		}
+		got++
 	}
 }
 

@@ -35,6 +35,7 @@ var mutants = []struct {
 	{"commit-rewinds", "Log", "Log/CommittedPositionNeverMovesBackwards", ""},
 	{"close-keeps-partitions", "Log", "Log/RebalanceLosesNothingAndReplaysNothingCommitted", ""},
 	{"loses-on-cancel", "Log", "Log/CanceledNextRecordSkipsNothing", ""},
+	{"acks-after-revoke", "Log", "Log/RevokedPartitionsAreReportedAndRefuseAcks", ""},
 	{"wrong-topic", "Log", "Log/PublishedMessageArrivesWithKeyDataAndAttributes", ""},
 }
 

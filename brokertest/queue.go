@@ -477,6 +477,27 @@ func (q *queueSuite) run(r *runner) {
 		}
 	})
 
+	run("NackWithDelayIsNotRedeliveredEarly", func(e *env) {
+		if !f.NackDelay {
+			e.t.Skip("requires QueueFeatures.NackDelay")
+		}
+		delay := 2 * q.opts.Absence
+		topic, _, c := q.fresh(e, SubscribeOptions{})
+		q.publish(e, topic, "m", 1)
+		m := next(e, c.NextMessage, "the published message")
+		nacked := time.Now()
+		e.must(m.Settle(e.ctx, broker.Settlement{Kind: broker.SettleNack, Delay: delay}), "Settle(nack, %v delay)", delay)
+		if got, ok := nextWithin(e, c.NextMessage, delay/2); ok {
+			e.t.Errorf("message %q redelivered %v after a nack delayed %v", got.Data, time.Since(nacked), delay)
+			return
+		}
+		again := next(e, c.NextMessage, "the nacked message after its delay")
+		if waited := time.Since(nacked); waited < delay {
+			e.t.Errorf("redelivered %v after a nack delayed %v", waited, delay)
+		}
+		e.must(again.AckContext(e.ctx), "AckContext")
+	})
+
 	run("BatchesAreNeverEmptyNorOverMaxBatch", func(e *env) {
 		if !f.BatchedIterator {
 			e.t.Skip("requires QueueFeatures.BatchedIterator")

@@ -39,6 +39,7 @@ func fakeQueueHarness(f *fake) brokertest.QueueHarness {
 			AckDeadline:     150 * time.Millisecond,
 			Extend:          true,
 			Reject:          true,
+			NackDelay:       true,
 			MaxDeliveries:   true,
 			MaxMessageSize:  f.maxSize,
 			BatchedIterator: true,

@@ -56,6 +56,7 @@ func queueHarness(b *inmem.Broker) brokertest.QueueHarness {
 			AckDeadline:     ackDeadline,
 			Extend:          true,
 			Reject:          true,
+			NackDelay:       true,
 			MaxDeliveries:   true,
 			MaxMessageSize:  inmem.DefaultMaxMessageSize,
 			BatchedIterator: true,
