@@ -265,19 +265,25 @@ func TestConcurrentAcksFromManyGoroutinesCommitEverythingInOrder(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
-			var held []broker.Record
 			for r := range acks {
-				held = append(held, r)
-				if len(held) == 4 || len(acks) == 0 { // ack out of order
-					rand.Shuffle(len(held), func(i, j int) { held[i], held[j] = held[j], held[i] })
-					for _, h := range held {
-						h.Ack()
+				// Take what else is there (up to four) and ack it out of order.
+				held := []broker.Record{r}
+			more:
+				for len(held) < 4 {
+					select {
+					case r, ok := <-acks:
+						if !ok {
+							break more
+						}
+						held = append(held, r)
+					default:
+						break more
 					}
-					held = held[:0]
 				}
-			}
-			for _, h := range held {
-				h.Ack()
+				rand.Shuffle(len(held), func(i, j int) { held[i], held[j] = held[j], held[i] })
+				for _, h := range held {
+					h.Ack()
+				}
 			}
 		})
 	}
