@@ -58,12 +58,17 @@
 // LogFeatures declare what goes beyond it; a test that needs an undeclared
 // feature is skipped with "requires QueueFeatures.X" (or LogFeatures.X), so
 // `go test -v` lists what a backend does not offer. Declaring a feature is a
-// promise the suite checks: DeliveryCount, AckDeadline (short enough to wait
-// for), Extend, Reject, NackDelay, MaxDeliveries, MaxMessageSize, BatchedIterator and
-// TypedAttributes for queues; MaxPartitions, Rebalance, MaxMessageSize,
-// BatchedIterator and TypedAttributes for logs. A backend that fails a test
-// for a known bug should not hide it by turning a feature off without a
-// comment saying so.
+// promise the suite checks: DeliveryCount, AckDeadline (short enough to
+// wait for), Extend, Reject, NackDelay, MaxDeliveries, MaxMessageSize,
+// BatchedIterator and TypedAttributes for queues; MaxPartitions, Rebalance,
+// MaxMessageSize, BatchedIterator and TypedAttributes for logs. A backend
+// that fails a test because of a known bug must not hide it by turning a
+// feature off without a comment saying so.
+//
+// The suite tests itself: its own tests run it against a small fake that
+// declares every feature, and against a dozen copies of that fake with one
+// deliberate bug each (lost acks, rewound commits, leaked goroutines, a
+// context ignored…), each of which the suite must fail.
 //
 // # What the tests prove
 //
