@@ -61,6 +61,14 @@ func (p *recvPull[E]) next(ctx context.Context) (E, error) {
 	for {
 		var s stamped[E]
 		select {
+		case s = <-p.ch: // the common case, without a three-way select
+			if v, ok := p.ops.fresh(s.v, s.stamp); ok {
+				return v, nil
+			}
+			continue
+		default:
+		}
+		select {
 		case s = <-p.ch:
 		case <-p.done:
 			// Receive returned; items it handed over before are still

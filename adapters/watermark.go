@@ -27,6 +27,7 @@ import (
 type watermark struct {
 	mu      sync.Mutex
 	parts   map[broker.TopicPartition]*partState
+	slab    []entry // entries are allocated in chunks: one allocation less per record
 	count   int           // tracked entries not yet committed or dropped
 	max     int           // WithMaxPending
 	space   chan struct{} // closed when count drops below max; nil when nobody waits
@@ -44,12 +45,25 @@ type partState struct {
 	hasCommit bool
 }
 
+// entry keeps of the source's record only what its Ack needs: a full
+// Record copy per record would double what the receiver allocates.
 type entry struct {
-	rec   broker.Record // the source's record, whose Ack commits
-	part  *partState
-	w     *watermark
-	acked bool // guarded by w.mu
+	part    *partState
+	w       *watermark
+	offset  int64
+	settler *broker.Settler // the source record's
+	commit  func()          // the source record's CommitFunc
+	acked   bool            // guarded by w.mu
 }
+
+// source rebuilds the source's record for settling it: Ack and AckContext
+// use only its Settler and CommitFunc.
+func (e *entry) source() broker.Record {
+	return broker.Record{Offset: e.offset, Topic: e.part.tp.Topic, Partition: e.part.tp.Partition,
+		Settler: e.settler, CommitFunc: e.commit}
+}
+
+const slabSize = 128
 
 func newWatermark(maxPending int, src any) *watermark {
 	w := &watermark{parts: make(map[broker.TopicPartition]*partState), max: maxPending}
@@ -83,9 +97,14 @@ func (w *watermark) wait(ctx context.Context) error {
 // track registers r and returns the copy to hand out, whose Ack goes
 // through the watermark instead of straight to the source.
 func (w *watermark) track(r broker.Record) (broker.Record, *entry) {
-	e := &entry{rec: r, w: w}
 	tp := r.PartitionOf()
 	w.mu.Lock()
+	if len(w.slab) == 0 {
+		w.slab = make([]entry, slabSize)
+	}
+	e := &w.slab[0]
+	w.slab = w.slab[1:]
+	*e = entry{w: w, offset: r.Offset, settler: r.Settler, commit: r.CommitFunc}
 	p := w.parts[tp]
 	if p == nil {
 		// First record of the partition, or first since it was revoked
@@ -111,7 +130,7 @@ func (w *watermark) ack(ctx context.Context, e *entry, noWait bool) error {
 	p := e.part
 	if w.closed.Load() {
 		return fmt.Errorf("%w: %s offset %d acked after its receiver returned; it will be replayed",
-			broker.ErrClosed, p.tp, e.rec.Offset)
+			broker.ErrClosed, p.tp, e.offset)
 	}
 	w.mu.Lock()
 	if p.revoked.Load() {
@@ -157,23 +176,24 @@ func (w *watermark) freeLocked(n int) {
 func (p *partState) commit(ctx context.Context, last *entry, noWait bool) error {
 	p.commitMu.Lock()
 	defer p.commitMu.Unlock()
-	if p.hasCommit && last.rec.Offset <= p.committed {
+	if p.hasCommit && last.offset <= p.committed {
 		return nil // a concurrent ack committed further already
 	}
 	if p.revoked.Load() {
 		return revokedError(last)
 	}
 	prev, had := p.committed, p.hasCommit
-	p.committed, p.hasCommit = last.rec.Offset, true
+	p.committed, p.hasCommit = last.offset, true
+	rec := last.source()
 	if noWait {
-		last.rec.Ack()
+		rec.Ack()
 		return nil
 	}
-	err := last.rec.AckContext(ctx)
+	err := rec.AckContext(ctx)
 	if errors.Is(err, broker.ErrAlreadySettled) {
 		return nil
 	}
-	if err != nil && !last.rec.Settled() {
+	if err != nil && !rec.Settled() {
 		// ctx ended before the commit was even attempted.
 		p.committed, p.hasCommit = prev, had
 	}
@@ -212,5 +232,5 @@ func (w *watermark) close() {
 }
 
 func revokedError(e *entry) error {
-	return fmt.Errorf("%w: %s offset %d", broker.ErrPartitionRevoked, e.part.tp, e.rec.Offset)
+	return fmt.Errorf("%w: %s offset %d", broker.ErrPartitionRevoked, e.part.tp, e.offset)
 }
