@@ -27,7 +27,7 @@ import (
 type watermark struct {
 	mu      sync.Mutex
 	parts   map[broker.TopicPartition]*partState
-	slab    []entry // entries are allocated in chunks: one allocation less per record
+	slab    []entry       // entries are allocated in chunks: one allocation less per record
 	count   int           // tracked entries not yet committed or dropped
 	max     int           // WithMaxPending
 	space   chan struct{} // closed when count drops below max; nil when nobody waits
