@@ -50,7 +50,9 @@
 // leaves behind. A subscription receives what is published after its first
 // Subscribe; a group with no commit starts at the beginning of each partition
 // (configure Kafka, Pulsar or JetStream consumers that way). Harness functions
-// may be called from many tests at once.
+// are called from many tests at once; every call made for one test receives
+// that test's testing.TB, so per-test state (a server or broker per test, as
+// inmem's harness does) can be keyed by it.
 //
 // # Features
 //

@@ -89,10 +89,11 @@ type QueueFeatures struct {
 	TypedAttributes bool
 }
 
-// QueueHarness connects the queue tests to one backend. Every function is
-// called from the test's own goroutine, possibly from several parallel tests
-// at once (unless Options.Serial), and must register its own cleanup with
-// t.Cleanup where it creates more than the returned value.
+// QueueHarness connects the queue tests to one backend. Its functions are
+// called by many tests at once (unless Options.Serial), and every call made
+// for one test (or one benchmark round) receives that test's testing.TB, so
+// a harness may key per-test state, such as a server per test, by it. They
+// register t.Cleanup for whatever they create beyond the returned value.
 type QueueHarness struct {
 	// NewTopic creates a fresh, empty topic for one test and returns its name.
 	NewTopic func(ctx context.Context, t testing.TB) (string, error)
