@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"slices"
 
 	"github.com/pullkit/broker"
 )
@@ -55,6 +56,7 @@ func receiveRecordBatches(ctx context.Context, src *source[broker.Record], cfg *
 	defer wm.close()
 	p := src.openBatch(ctx, &openOpts{cfg: cfg, revs: revs})
 	workers, byKey, report := cfg.workers, cfg.byKey, cfg.onError
+	var lanes, counts []int // reused by route, which only the pulling goroutine runs
 	pl := pool[[]broker.Record, trackedBatch]{
 		workers: workers, lanes: workers, buf: cfg.buffer,
 		route: func(ctx context.Context, b []broker.Record, out []routed[trackedBatch]) ([]routed[trackedBatch], error) {
@@ -62,15 +64,29 @@ func receiveRecordBatches(ctx context.Context, src *source[broker.Record], cfg *
 				return out, err
 			}
 			// Split by lane, keeping the order: each sub-batch goes to the
-			// one worker that owns its partitions (or keys).
+			// one worker that owns its partitions (or keys). Count first,
+			// so that each sub-batch is allocated once, at its size.
+			lanes = slices.Grow(lanes[:0], len(b))[:len(b)]
+			counts = counts[:0]
 			for i := range b {
-				lane := laneOf(&b[i], byKey, workers)
+				lanes[i] = laneOf(&b[i], byKey, workers)
 				j := 0
-				for j < len(out) && out[j].lane != lane {
+				for j < len(out) && out[j].lane != lanes[i] {
 					j++
 				}
 				if j == len(out) {
-					out = append(out, routed[trackedBatch]{lane: lane})
+					out = append(out, routed[trackedBatch]{lane: lanes[i]})
+					counts = append(counts, 0)
+				}
+				counts[j]++
+			}
+			for j := range out {
+				out[j].v = trackedBatch{recs: make([]broker.Record, 0, counts[j]), ents: make([]*entry, 0, counts[j])}
+			}
+			for i := range b {
+				j := 0
+				for out[j].lane != lanes[i] {
+					j++
 				}
 				hr, e := wm.track(b[i])
 				out[j].v.recs = append(out[j].v.recs, hr)
