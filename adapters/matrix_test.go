@@ -2,7 +2,9 @@ package adapters
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,10 +219,24 @@ func TestEveryMessageConversionDeliversEachMessageOnceAndSettlesTheRest(t *testi
 	for _, c := range messageConversions {
 		t.Run(c.from+"To"+c.to, func(t *testing.T) {
 			t.Parallel()
-			q := newFakeQueue(t, n, nil)
+			// More messages than the consumer takes: those the adapters
+			// pulled but never handed out must come back nacked.
+			q := newFakeQueue(t, n+40, nil)
 			src := messageSource(q, c.from)
 			target := c.convert(src, WithMaxBatch(5), WithMaxWait(5*time.Millisecond), WithWorkers(2), WithBuffer(3))
-			consume(t, target, n, func(m broker.Message) { m.Ack() }, func(m broker.Message) { m.Nack() })
+			// Without a receiver (and its workers) on the way, order is kept.
+			ordered := !strings.Contains(c.from+c.to, "Receiver")
+			var mu sync.Mutex
+			next := 0
+			consume(t, target, n, func(m broker.Message) {
+				mu.Lock()
+				if want := fmt.Sprintf("m%04d", next); ordered && m.ID != want {
+					t.Errorf("got %s, want %s", m.ID, want)
+				}
+				next++
+				mu.Unlock()
+				m.Ack()
+			}, func(m broker.Message) { m.Nack() })
 			closeIfCloser(t, target)
 			closeIfCloser(t, src)
 			q.checkSettled(t)
