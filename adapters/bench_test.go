@@ -88,6 +88,13 @@ func nativeStream[E any](ctx context.Context, v E) (<-chan E, <-chan error) {
 		defer close(errc)
 		defer close(ch)
 		for {
+			// The same fast path as the adapters' own senders, so that the
+			// native source costs what a plain channel hand-off costs.
+			select {
+			case ch <- v:
+				continue
+			default:
+			}
 			select {
 			case ch <- v:
 			case <-ctx.Done():
@@ -149,6 +156,11 @@ func (s *benchRecords) Stream(ctx context.Context) (<-chan broker.Record, <-chan
 		for n := int64(0); ; n++ {
 			select {
 			case ch <- benchRecordAt(n):
+				continue
+			default:
+			}
+			select {
+			case ch <- benchRecordAt(n):
 			case <-ctx.Done():
 				return
 			}
@@ -163,6 +175,11 @@ func (s *benchRecords) BatchStream(ctx context.Context) (<-chan []broker.Record,
 		defer close(errc)
 		defer close(ch)
 		for {
+			select {
+			case ch <- benchRecordBatch:
+				continue
+			default:
+			}
 			select {
 			case ch <- benchRecordBatch:
 			case <-ctx.Done():

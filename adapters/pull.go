@@ -27,6 +27,11 @@ type source[T Item] struct {
 	sem    *semantics[T]
 	single func(ctx context.Context, o *openOpts) pull[T]
 	batch  func(ctx context.Context, o *openOpts) pull[[]T]
+	// receive and receiveBatch are set for receiver sources: a stream of
+	// the same granularity is then fed by the handler directly, one
+	// channel hand-off instead of two.
+	receive      func(context.Context, func(context.Context, T)) error
+	receiveBatch func(context.Context, func(context.Context, []T)) error
 	// orig is what was wrapped (one value, or several for a merge); a
 	// broker.RevocationNotifier among them is watched and forwarded to.
 	orig []any

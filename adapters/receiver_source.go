@@ -105,15 +105,49 @@ func (p *recvPull[E]) stop() {
 }
 
 func receiverSource[T Item](sem *semantics[T], run func(context.Context, func(context.Context, T)) error, orig any) *source[T] {
-	return &source[T]{sem: sem, orig: []any{orig},
+	return &source[T]{sem: sem, orig: []any{orig}, receive: run,
 		single: func(ctx context.Context, o *openOpts) pull[T] {
 			return openReceiver(ctx, run, singleOps(sem, o.revs), o.cfg.buffer)
 		}}
 }
 
 func batchedReceiverSource[T Item](sem *semantics[T], run func(context.Context, func(context.Context, []T)) error, orig any) *source[T] {
-	return &source[T]{sem: sem, orig: []any{orig},
+	return &source[T]{sem: sem, orig: []any{orig}, receiveBatch: run,
 		batch: func(ctx context.Context, o *openOpts) pull[[]T] {
 			return openReceiver(ctx, run, batchOps(sem, o.revs), o.cfg.buffer)
 		}}
+}
+
+// receiverStream is a stream fed straight by a receiver's handler: the
+// receiver's own goroutines do the sending, so no pump sits in between.
+// It follows pump's shutdown sequence.
+func receiverStream[E any](ctx context.Context, run func(context.Context, func(context.Context, E)) error, ops elemOps[E], buf int, done func()) (<-chan E, <-chan error) {
+	out := make(chan E, buf)
+	errc := make(chan error, 1)
+	ctxDone := ctx.Done()
+	go func() {
+		err := run(ctx, func(_ context.Context, v E) {
+			select {
+			case out <- v:
+				return
+			default:
+			}
+			select {
+			case out <- v:
+			case <-ctxDone:
+				ops.release(v)
+			}
+		})
+		// Receive returned, so every handler call did: nobody sends any more.
+		if err != nil && !endedQuietly(ctx, err) {
+			errc <- err
+		}
+		if ctx.Err() != nil {
+			drain(out, ops.release)
+		}
+		done()
+		close(out)
+		close(errc)
+	}()
+	return out, errc
 }

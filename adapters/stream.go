@@ -45,11 +45,15 @@ func (s *Stream[T]) Stream(ctx context.Context) (<-chan T, <-chan error) {
 		return refused[T]()
 	}
 	revs := s.src.watch()
-	p := s.src.openSingle(ctx, &openOpts{cfg: &s.cfg, revs: revs})
-	return pump(ctx, p, singleOps(s.src.sem, revs), s.cfg.buffer, func() {
+	done := func() {
 		revs.close()
 		s.busy.Store(false)
-	})
+	}
+	if s.src.receive != nil {
+		return receiverStream(ctx, s.src.receive, singleOps(s.src.sem, revs), s.cfg.buffer, done)
+	}
+	p := s.src.openSingle(ctx, &openOpts{cfg: &s.cfg, revs: revs})
+	return pump(ctx, p, singleOps(s.src.sem, revs), s.cfg.buffer, done)
 }
 
 // OnRevoke forwards to the source when it is a broker.RevocationNotifier
@@ -75,11 +79,15 @@ func (s *BatchStream[T]) BatchStream(ctx context.Context) (<-chan []T, <-chan er
 		return refused[[]T]()
 	}
 	revs := s.src.watch()
-	p := s.src.openBatch(ctx, &openOpts{cfg: &s.cfg, revs: revs})
-	return pump(ctx, p, batchOps(s.src.sem, revs), s.cfg.buffer, func() {
+	done := func() {
 		revs.close()
 		s.busy.Store(false)
-	})
+	}
+	if s.src.receiveBatch != nil {
+		return receiverStream(ctx, s.src.receiveBatch, batchOps(s.src.sem, revs), s.cfg.buffer, done)
+	}
+	p := s.src.openBatch(ctx, &openOpts{cfg: &s.cfg, revs: revs})
+	return pump(ctx, p, batchOps(s.src.sem, revs), s.cfg.buffer, done)
 }
 
 // OnRevoke forwards to the source, as Stream.OnRevoke does.
