@@ -140,3 +140,27 @@ func toRecordReceiver(src *source[broker.Record], opts []Option) *Receiver[broke
 func toBatchedRecordReceiver(src *source[broker.Record], opts []Option) *BatchReceiver[broker.Record] {
 	return &BatchReceiver[broker.Record]{src: src, cfg: newConfig(opts), engine: receiveRecordBatches}
 }
+
+// Every adapter type implements the broker interface it is named after,
+// and the record ones forward revocations.
+var (
+	_ broker.MessageIterator        = (*MessageIterator)(nil)
+	_ broker.RecordIterator         = (*RecordIterator)(nil)
+	_ broker.BatchedMessageIterator = (*BatchIterator[broker.Message])(nil)
+	_ broker.BatchedIterator        = (*BatchIterator[broker.Record])(nil)
+	_ broker.MessageStream          = (*Stream[broker.Message])(nil)
+	_ broker.RecordStream           = (*Stream[broker.Record])(nil)
+	_ broker.BatchedMessageStream   = (*BatchStream[broker.Message])(nil)
+	_ broker.BatchedRecordStream    = (*BatchStream[broker.Record])(nil)
+	_ broker.Receiver               = (*Receiver[broker.Message])(nil)
+	_ broker.RecordReceiver         = (*Receiver[broker.Record])(nil)
+	_ broker.BatchedReceiver        = (*BatchReceiver[broker.Message])(nil)
+	_ broker.BatchedRecordReceiver  = (*BatchReceiver[broker.Record])(nil)
+
+	_ broker.RevocationNotifier = (*RecordIterator)(nil)
+	_ broker.RevocationNotifier = (*BatchIterator[broker.Record])(nil)
+	_ broker.RevocationNotifier = (*Stream[broker.Record])(nil)
+	_ broker.RevocationNotifier = (*BatchStream[broker.Record])(nil)
+	_ broker.RevocationNotifier = (*Receiver[broker.Record])(nil)
+	_ broker.RevocationNotifier = (*BatchReceiver[broker.Record])(nil)
+)

@@ -17,14 +17,16 @@ var errBusy = fmt.Errorf("%w: adapter is already running a Stream, BatchStream o
 // (T = broker.Record) built on another shape.
 //
 // Stream starts one goroutine that pulls from the source with ctx and sends
-// on a channel of capacity WithBuffer. It ends when ctx ends or the source
-// fails; the source ending with broker.ErrClosed closes the channel with no
-// error. On ctx's end the goroutine releases the item it holds and every
-// item still buffered in the channel (nack for messages, nothing for records:
-// they are not committed), stops whatever the source conversion started, and
-// only then closes the channel; the error channel gets at most one error and
-// is closed after it. Once the item channel is closed, no goroutine of the
-// call is left.
+// on a channel of capacity WithBuffer (over a receiver, it runs the
+// source's Receive, whose handler sends). It ends when ctx ends or the
+// source fails; the source ending with broker.ErrClosed closes the channel
+// with no error. On ctx's end the goroutine releases the item it holds and
+// every item still buffered in the channel (nack for messages, nothing for
+// records: they are not committed), stops whatever the source conversion
+// started, and only then closes the channel; the error channel gets at most
+// one error, before the item channel is closed, and is closed too. Once the
+// item channel is closed, the call's work is over: its last goroutine only
+// returns.
 //
 // One Stream call at a time: a concurrent call gets a closed item channel
 // and an error wrapping broker.ErrUnsupported. The source stays the
