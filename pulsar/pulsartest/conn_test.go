@@ -175,3 +175,104 @@ func TestMalformedFramesGetAnErrorAndAClosedConnection(t *testing.T) {
 		t.Fatalf("MessageCount = %d, want 1 (the corrupt message must not be stored)", n)
 	}
 }
+
+func TestNonsensicalButWellFormedCommandsDoNotUpsetTheServer(t *testing.T) {
+	s := newServer(t)
+	rc := dialRaw(t, s)
+	rc.connect()
+	u := proto.Uint64
+	huge := ^uint64(0)
+	rc.writeCmd(&wire.BaseCommand{Type: wire.BaseCommand_SUBSCRIBE.Enum(), Subscribe: &wire.CommandSubscribe{
+		Topic: proto.String("persistent://public/default/nonsense"), Subscription: proto.String("sub"),
+		SubType: wire.CommandSubscribe_Shared.Enum(), ConsumerId: u(1), RequestId: u(1)}}, nil)
+	if got := rc.read(); got.GetType() != wire.BaseCommand_SUCCESS {
+		t.Fatalf("SUBSCRIBE answered with %v", got)
+	}
+	id := func(entry uint64) *wire.MessageIdData {
+		return &wire.MessageIdData{LedgerId: u(huge), EntryId: u(entry), AckSet: []int64{-1, 5}}
+	}
+	for _, cmd := range []*wire.BaseCommand{
+		{Type: wire.BaseCommand_FLOW.Enum(), Flow: &wire.CommandFlow{ConsumerId: u(1), MessagePermits: proto.Uint32(1 << 31)}},
+		{Type: wire.BaseCommand_FLOW.Enum(), Flow: &wire.CommandFlow{ConsumerId: u(42), MessagePermits: proto.Uint32(1)}},
+		{Type: wire.BaseCommand_ACK.Enum(), Ack: &wire.CommandAck{ConsumerId: u(1), AckType: wire.CommandAck_Cumulative.Enum(),
+			MessageId: []*wire.MessageIdData{id(5), id(huge - 1)}}},
+		{Type: wire.BaseCommand_ACK.Enum(), Ack: &wire.CommandAck{ConsumerId: u(1), AckType: wire.CommandAck_Individual.Enum(),
+			MessageId: []*wire.MessageIdData{id(huge), id(0)}}},
+		{Type: wire.BaseCommand_REDELIVER_UNACKNOWLEDGED_MESSAGES.Enum(), RedeliverUnacknowledgedMessages: &wire.CommandRedeliverUnacknowledgedMessages{
+			ConsumerId: u(1), MessageIds: []*wire.MessageIdData{id(7), id(huge)}}},
+		{Type: wire.BaseCommand_CLOSE_PRODUCER.Enum(), CloseProducer: &wire.CommandCloseProducer{ProducerId: u(9), RequestId: u(2)}},
+	} {
+		rc.writeCmd(cmd, nil)
+	}
+	if got := rc.read(); got.GetType() != wire.BaseCommand_SUCCESS || got.GetSuccess().GetRequestId() != 2 {
+		t.Fatalf("CLOSE_PRODUCER of an unknown producer answered with %v", got)
+	}
+	rc.writeCmd(&wire.BaseCommand{Type: wire.BaseCommand_SEEK.Enum(), Seek: &wire.CommandSeek{ConsumerId: u(99), RequestId: u(3),
+		MessageId: id(huge)}}, nil)
+	if got := rc.read(); got.GetType() != wire.BaseCommand_ERROR || got.GetError().GetRequestId() != 3 {
+		t.Fatalf("SEEK by an unknown consumer answered with %v", got)
+	}
+	rc.writeCmd(&wire.BaseCommand{Type: wire.BaseCommand_GET_LAST_MESSAGE_ID.Enum(),
+		GetLastMessageId: &wire.CommandGetLastMessageId{ConsumerId: u(1), RequestId: u(4)}}, nil)
+	got := rc.read()
+	if got.GetType() != wire.BaseCommand_GET_LAST_MESSAGE_ID_RESPONSE || got.GetGetLastMessageIdResponse().GetLastMessageId().GetEntryId() != huge {
+		t.Fatalf("GET_LAST_MESSAGE_ID on an empty topic answered with %v", got)
+	}
+
+	// A batch claiming more messages than its bytes can hold is corrupt.
+	rc.writeCmd(&wire.BaseCommand{Type: wire.BaseCommand_PRODUCER.Enum(), Producer: &wire.CommandProducer{
+		Topic: proto.String("persistent://public/default/nonsense"), ProducerId: u(1), RequestId: u(5)}}, nil)
+	if got := rc.read(); got.GetType() != wire.BaseCommand_PRODUCER_SUCCESS {
+		t.Fatalf("PRODUCER answered with %v", got)
+	}
+	payload, err := encodePayload(&wire.MessageMetadata{ProducerName: proto.String("raw"), SequenceId: u(0),
+		PublishTime: u(1), NumMessagesInBatch: proto.Int32(1 << 30)}, []byte("tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.writeCmd(&wire.BaseCommand{Type: wire.BaseCommand_SEND.Enum(), Send: &wire.CommandSend{ProducerId: u(1), SequenceId: u(0)}}, payload)
+	if got := rc.read(); got.GetType() != wire.BaseCommand_SEND_ERROR {
+		t.Fatalf("corrupt batch answered with %v", got)
+	}
+	rc.expectClosed()
+	if n := s.MessageCount("nonsense"); n != 0 {
+		t.Fatalf("MessageCount = %d, want 0", n)
+	}
+}
+
+// Unsubscribe is tested over a raw connection: pulsar-client-go v0.19.0
+// leaves a consumer's goroutines running after Consumer.Unsubscribe (it
+// marks the consumer closed without stopping them, and Close then does
+// nothing), which the leak check would report.
+func TestUnsubscribeRemovesTheSubscription(t *testing.T) {
+	s := newServer(t)
+	rc := dialRaw(t, s)
+	rc.connect()
+	u := proto.Uint64
+	for i := uint64(1); i <= 2; i++ {
+		rc.writeCmd(&wire.BaseCommand{Type: wire.BaseCommand_SUBSCRIBE.Enum(), Subscribe: &wire.CommandSubscribe{
+			Topic: proto.String("persistent://public/default/unsub"), Subscription: proto.String("gone"),
+			SubType: wire.CommandSubscribe_Shared.Enum(), ConsumerId: u(i), RequestId: u(i)}}, nil)
+		if got := rc.read(); got.GetType() != wire.BaseCommand_SUCCESS {
+			t.Fatalf("SUBSCRIBE answered with %v", got)
+		}
+	}
+	unsub := func(rid uint64, force bool) *wire.BaseCommand {
+		rc.writeCmd(&wire.BaseCommand{Type: wire.BaseCommand_UNSUBSCRIBE.Enum(), Unsubscribe: &wire.CommandUnsubscribe{
+			ConsumerId: u(1), RequestId: u(rid), Force: proto.Bool(force)}}, nil)
+		return rc.read()
+	}
+	if got := unsub(3, false); got.GetType() != wire.BaseCommand_ERROR {
+		t.Fatalf("UNSUBSCRIBE with another consumer attached answered with %v", got)
+	}
+	// Forcing it disconnects the other consumer first.
+	if got := unsub(4, true); got.GetType() != wire.BaseCommand_CLOSE_CONSUMER || got.GetCloseConsumer().GetConsumerId() != 2 {
+		t.Fatalf("forced UNSUBSCRIBE: got %v, want CLOSE_CONSUMER for consumer 2", got)
+	}
+	if got := rc.read(); got.GetType() != wire.BaseCommand_SUCCESS {
+		t.Fatalf("forced UNSUBSCRIBE answered with %v", got)
+	}
+	if got := s.Subscriptions("unsub"); len(got) != 0 {
+		t.Fatalf("Subscriptions after UNSUBSCRIBE = %v", got)
+	}
+}

@@ -352,3 +352,19 @@ func TestSubscriptionInitialPosition(t *testing.T) {
 		t.Errorf("earliest subscription got %q first, want old", m.Payload())
 	}
 }
+
+func TestAckWithResponseIsConfirmedByTheServer(t *testing.T) {
+	s := newServer(t)
+	c := newClient(t, s)
+	topic := topicName(t)
+	cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sub", AckWithResponse: true})
+	p := produce(t, c, pulsar.ProducerOptions{Topic: topic})
+	send(t, p, &pulsar.ProducerMessage{Payload: []byte("x")})
+	if err := cons.Ack(receive(t, cons)); err != nil {
+		t.Fatal(err)
+	}
+	// The ack was confirmed, so the server already applied it: no waiting.
+	if n, err := s.Backlog(topic, "sub"); err != nil || n != 0 {
+		t.Fatalf("Backlog = %d, %v; want 0", n, err)
+	}
+}

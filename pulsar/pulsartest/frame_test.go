@@ -155,3 +155,22 @@ func TestDecodeFrameRejectsMalformedInput(t *testing.T) {
 		t.Errorf("huge frame size: err = %v, want protocol error", err)
 	}
 }
+
+// FuzzDecodeFrame checks that no input makes frame or payload decoding
+// panic. Without -fuzz only the seeds run.
+func FuzzDecodeFrame(f *testing.F) {
+	ping, _ := encodeFrame(&wire.BaseCommand{Type: wire.BaseCommand_PING.Enum(), Ping: &wire.CommandPing{}}, nil)
+	payload, _ := encodePayload(&wire.MessageMetadata{ProducerName: proto.String("p"), SequenceId: proto.Uint64(1),
+		PublishTime: proto.Uint64(2), NumMessagesInBatch: proto.Int32(3)}, []byte("body"))
+	send, _ := encodeFrame(&wire.BaseCommand{Type: wire.BaseCommand_SEND.Enum(),
+		Send: &wire.CommandSend{ProducerId: proto.Uint64(1), SequenceId: proto.Uint64(1)}}, payload)
+	f.Add(ping[4:])
+	f.Add(send[4:])
+	f.Add([]byte{0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := decodeFrame(b)
+		if err == nil && fr.payload != nil {
+			_, _, _ = parsePayload(fr.payload)
+		}
+	})
+}

@@ -83,7 +83,15 @@ func (c *conn) handleSend(cmd *wire.CommandSend, payload []byte) error {
 	if payload == nil {
 		return fmt.Errorf("%w: SEND without payload", errProtocol)
 	}
-	meta, _, err := parsePayload(payload)
+	meta, body, err := parsePayload(payload)
+	if err == nil && meta.NumMessagesInBatch != nil {
+		// Every message of a batch takes at least a 4-byte size prefix, so
+		// a count beyond that is corrupt (and would make the server size
+		// ack sets after it).
+		if n := meta.GetNumMessagesInBatch(); n < 1 || int64(n) > int64(len(body))/4+1 {
+			err = fmt.Errorf("%w: batch of %d messages in %d bytes", errProtocol, n, len(body))
+		}
+	}
 	if err != nil {
 		// A corrupt message is never stored. Tell the producer why, then
 		// drop the connection like any other protocol error.

@@ -260,6 +260,9 @@ func (sub *subscription) ackCumulative(id *wire.MessageIdData) {
 		return
 	}
 	n := uint64(len(sub.t.entries))
+	if n == 0 {
+		return
+	}
 	if last >= n {
 		last = n - 1
 	}
