@@ -252,7 +252,14 @@ func (c *conn) handleFrame(fr frame) error {
 	}
 	s := c.sessions[fr.channel]
 	if s == nil {
-		return protoErr(condNotAllowed, "frame on channel %d without a session", fr.channel)
+		if _, ok := p.(*performEnd); ok {
+			// go-amqp sends end on the channel of a session whose begin
+			// was cancelled, even when the begin never left the client
+			// (Conn.freeAbandonedSessions). Nothing to end; answering
+			// would confuse the client, which expects no reply.
+			return nil
+		}
+		return protoErr(condNotAllowed, "%s on channel %d without a session", performativeName(p), fr.channel)
 	}
 	switch p := p.(type) {
 	case *performEnd:

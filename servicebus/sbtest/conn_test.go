@@ -232,3 +232,22 @@ func TestAttachWithoutTokenIsRefused(t *testing.T) {
 		t.Fatalf("got %+v, want a closing detach with amqp:unauthorized-access", d)
 	}
 }
+
+// go-amqp ends sessions whose begin it abandoned, possibly before the
+// begin was ever sent; the server ignores such an end instead of failing
+// the connection.
+func TestEndOnUnknownChannelIsIgnored(t *testing.T) {
+	srv, err := NewServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	rc := dialRaw(t, srv)
+	rc.open()
+	rc.write(appendFrame(nil, frameTypeAMQP, 5, (&performEnd{}).encode(nil)))
+	// The connection still works: a begin on channel 5 is answered.
+	rc.write(appendFrame(nil, frameTypeAMQP, 5, (&performBegin{IncomingWindow: 1, OutgoingWindow: 1}).encode(nil)))
+	if b, ok := rc.readPerformative().(*performBegin); !ok || b.RemoteChannel == nil || *b.RemoteChannel != 5 {
+		t.Fatalf("got %+v, want begin answering channel 5", b)
+	}
+}

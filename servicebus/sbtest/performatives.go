@@ -675,6 +675,25 @@ func (c *performClose) encode(buf []byte) []byte {
 	return encodeComposite(buf, descClose, c.Error.value())
 }
 
+// performativeName names a decoded performative for error messages.
+func performativeName(p any) string {
+	switch p.(type) {
+	case *performAttach:
+		return "attach"
+	case *performFlow:
+		return "flow"
+	case *performTransfer:
+		return "transfer"
+	case *performDisposition:
+		return "disposition"
+	case *performDetach:
+		return "detach"
+	case *performEnd:
+		return "end"
+	}
+	return fmt.Sprintf("%T", p)
+}
+
 // decodePerformative decodes the performative at the start of an AMQP frame
 // body and returns it with the payload that follows (transfers only).
 func decodePerformative(body []byte) (any, []byte, error) {
