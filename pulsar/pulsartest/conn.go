@@ -207,6 +207,7 @@ func (c *conn) handle(f frame) bool {
 	case wire.BaseCommand_CONNECT:
 		err = c.handleConnect(cmd.GetConnect())
 	case wire.BaseCommand_PING:
+		s.pings++
 		c.send(&wire.BaseCommand{Type: wire.BaseCommand_PONG.Enum(), Pong: &wire.CommandPong{}}, nil)
 	case wire.BaseCommand_PONG:
 		// Answer to a PING; the server sends none, but a client may.

@@ -24,6 +24,10 @@ func leakOptions() []goleak.Option {
 		// notices the producer was closed when its timer next fires, up to
 		// SendTimeout (30 s by default) after Close.
 		goleak.IgnoreTopFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionProducer).failTimeoutMessages"),
+		// A consumer that received a chunked message sleeps until the
+		// incomplete-chunk expiry (a minute by default) before it checks
+		// whether the message was completed, even after Close.
+		goleak.IgnoreTopFunction("github.com/apache/pulsar-client-go/pulsar.(*chunkedMsgCtxMap).discardChunkIfExpire"),
 		// A producer or consumer that lost its broker (the tests close the
 		// server under live clients) retries its lookup until the client's
 		// OperationTimeout, even after Close.

@@ -112,7 +112,8 @@ func (c *conn) handleSend(cmd *wire.CommandSend, payload []byte) error {
 		n = 1
 	}
 	t := p.t
-	if id, ok := t.stored[p.name][seq]; ok {
+	key := sendKey{seq: seq, chunk: meta.GetChunkId()}
+	if id, ok := t.stored[p.name][key]; ok {
 		// A resend after reconnecting: already stored, acknowledge again.
 		c.receipt(cmd, t, id)
 		return nil
@@ -120,9 +121,9 @@ func (c *conn) handleSend(cmd *wire.CommandSend, payload []byte) error {
 	e := newEntry(payload, meta)
 	id := uint64(len(t.entries))
 	if t.stored[p.name] == nil {
-		t.stored[p.name] = make(map[uint64]uint64)
+		t.stored[p.name] = make(map[sendKey]uint64)
 	}
-	t.stored[p.name][seq] = id
+	t.stored[p.name][key] = id
 	t.lastSeq[p.name] = max(t.lastSeq[p.name], seq+n-1)
 	// The receipt goes out before any MESSAGE of this entry: append
 	// dispatches it.

@@ -59,6 +59,8 @@ type Server struct {
 	nextLedger  uint64
 	nextName    int
 	faults      faults
+	accepted    int // connections accepted, for tests
+	pings       int // PINGs answered, for tests
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -159,6 +161,7 @@ func (s *Server) acceptLoop() {
 		}
 		c := newConn(s, nc)
 		s.conns[c] = struct{}{}
+		s.accepted++
 		s.wg.Add(2)
 		s.mu.Unlock()
 		go c.readLoop()

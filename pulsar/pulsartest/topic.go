@@ -19,9 +19,16 @@ type topic struct {
 	// reconnects resends the SENDs it had no receipt for, unchanged; those
 	// duplicates are acknowledged again instead of being stored twice (what
 	// Pulsar calls deduplication). Exact ids are compared, not a high-water
-	// mark, because the key-based batcher sends sequence ids out of order.
-	stored  map[string]map[uint64]uint64
+	// mark, because the key-based batcher sends sequence ids out of order;
+	// the chunk id is part of the key, as every chunk of a message carries
+	// the message's sequence id.
+	stored  map[string]map[sendKey]uint64
 	lastSeq map[string]uint64
+}
+
+type sendKey struct {
+	seq   uint64
+	chunk int32
 }
 
 // entry is what one SEND stored: a single message or a batch of them.
@@ -42,7 +49,7 @@ func newTopic(name string, ledger uint64, partition int32) *topic {
 		partition: partition,
 		subs:      make(map[string]*subscription),
 		producers: make(map[*producer]struct{}),
-		stored:    make(map[string]map[uint64]uint64),
+		stored:    make(map[string]map[sendKey]uint64),
 		lastSeq:   make(map[string]uint64),
 	}
 }
