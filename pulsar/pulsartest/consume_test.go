@@ -68,6 +68,7 @@ func payloads(prefix string, n int) []*pulsar.ProducerMessage {
 // received is one message as a consumer saw it.
 type received struct {
 	consumer int
+	topic    string
 	key      string
 	payload  string
 	count    uint32
@@ -98,7 +99,7 @@ func collect(t *testing.T, consumers []pulsar.Consumer, n int) []received {
 					t.Errorf("Ack: %v", err)
 				}
 				mu.Lock()
-				out = append(out, received{consumer: i, key: m.Key(), payload: string(m.Payload()), count: m.RedeliveryCount()})
+				out = append(out, received{consumer: i, topic: m.Topic(), key: m.Key(), payload: string(m.Payload()), count: m.RedeliveryCount()})
 				if len(out) == n {
 					close(done)
 				}
@@ -207,7 +208,7 @@ func TestFailoverSubscriptionMovesUnackedMessagesToStandby(t *testing.T) {
 	s := newServer(t)
 	c := newClient(t, s)
 	topic := topicName(t)
-	opts := pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "fo", Type: pulsar.Failover, NackRedeliveryDelay: 50 * time.Millisecond}
+	opts := pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "fo", Type: pulsar.Failover}
 	opts.Name = "a"
 	active, err := c.Subscribe(opts)
 	if err != nil {
@@ -215,6 +216,8 @@ func TestFailoverSubscriptionMovesUnackedMessagesToStandby(t *testing.T) {
 	}
 	defer active.Close()
 	opts.Name = "b"
+	events := &activeEvents{}
+	opts.EventListener = events
 	standby := subscribe(t, c, opts)
 
 	p := produce(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
@@ -235,6 +238,10 @@ func TestFailoverSubscriptionMovesUnackedMessagesToStandby(t *testing.T) {
 	waitBacklog(t, s, topic, "fo", 3)
 	noMessage(t, standby, 100*time.Millisecond)
 	active.Close()
+	// pulsar-client-go registers a consumer only after SUBSCRIBE returns,
+	// so it may miss the notification sent right after it; this later one
+	// always arrives.
+	waitFor(t, "b to become active", func() bool { return events.get() == "active" })
 
 	for i := 2; i < 5; i++ {
 		m := receive(t, standby)
@@ -368,3 +375,24 @@ func TestAckWithResponseIsConfirmedByTheServer(t *testing.T) {
 		t.Fatalf("Backlog = %d, %v; want 0", n, err)
 	}
 }
+
+// activeEvents records the last ACTIVE_CONSUMER_CHANGE a consumer saw.
+type activeEvents struct {
+	mu    sync.Mutex
+	state string
+}
+
+func (e *activeEvents) set(s string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.state = s
+}
+
+func (e *activeEvents) get() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state
+}
+
+func (e *activeEvents) BecameActive(pulsar.Consumer, string, int32)   { e.set("active") }
+func (e *activeEvents) BecameInactive(pulsar.Consumer, string, int32) { e.set("inactive") }

@@ -36,6 +36,7 @@ func (c *consumer) detach(redeliver bool) {
 		delete(sub.t.subs, sub.name)
 		return
 	}
+	sub.checkActive(nil)
 	sub.dispatch()
 }
 
@@ -125,6 +126,7 @@ func (c *conn) handleSubscribe(cmd *wire.CommandSubscribe) error {
 	// The client registers its handler only after this reply, and nothing
 	// is dispatched before its first FLOW, so no MESSAGE can precede it.
 	c.success(rid)
+	sub.checkActive(cs)
 	return nil
 }
 
@@ -236,6 +238,16 @@ func (c *conn) closeConsumer(consumerID uint64) {
 	}, nil)
 }
 
+func (c *conn) activeConsumerChange(consumerID uint64, active bool) {
+	c.send(&wire.BaseCommand{
+		Type: wire.BaseCommand_ACTIVE_CONSUMER_CHANGE.Enum(),
+		ActiveConsumerChange: &wire.CommandActiveConsumerChange{
+			ConsumerId: proto.Uint64(consumerID),
+			IsActive:   proto.Bool(active),
+		},
+	}, nil)
+}
+
 // handleSeek resets the subscription's cursor to a message id or publish
 // time. As a real broker does, it disconnects the subscription's consumers
 // (CLOSE_CONSUMER) before confirming, so that their clients drop what they had
@@ -277,6 +289,7 @@ func (c *conn) handleSeek(cmd *wire.CommandSeek) error {
 		other.unlink()
 	}
 	sub.reset(idx)
+	sub.lastActive = nil
 	c.success(rid)
 	return nil
 }

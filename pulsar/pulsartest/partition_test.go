@@ -69,3 +69,35 @@ func TestCreateTopicRejectsConflictingPartitionCounts(t *testing.T) {
 		t.Fatal("empty topic name accepted")
 	}
 }
+
+func TestFailoverOnAPartitionedTopicSpreadsPartitionsOverConsumers(t *testing.T) {
+	s := newServer(t)
+	c := newClient(t, s)
+	topic := topicName(t)
+	if err := s.CreateTopic(topic, 2); err != nil {
+		t.Fatal(err)
+	}
+	opts := pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "fo", Type: pulsar.Failover}
+	var consumers []pulsar.Consumer
+	for _, name := range []string{"a", "b"} {
+		opts.Name = name
+		consumers = append(consumers, subscribe(t, c, opts))
+	}
+	p := produce(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true,
+		MessageRouter: func(m *pulsar.ProducerMessage, _ pulsar.TopicMetadata) int { return int(m.Payload[0]-'0') % 2 }})
+	for i := 0; i < 10; i++ {
+		send(t, p, &pulsar.ProducerMessage{Payload: []byte(strconv.Itoa(i))})
+	}
+
+	parts := map[int]map[string]bool{}
+	got := collect(t, consumers, 10)
+	for _, r := range got {
+		if parts[r.consumer] == nil {
+			parts[r.consumer] = map[string]bool{}
+		}
+		parts[r.consumer][r.topic] = true
+	}
+	if len(parts) != 2 || len(parts[0]) != 1 || len(parts[1]) != 1 {
+		t.Fatalf("partitions per consumer: %v, want one partition each", parts)
+	}
+}

@@ -38,6 +38,7 @@ type subscription struct {
 	redeliveries map[uint64]uint32
 	consumers    []*consumer // in attach order
 	rr           int         // next Shared consumer to try
+	lastActive   *consumer   // Failover: the consumer last told it is active
 }
 
 type delivery struct {
@@ -77,6 +78,37 @@ func (sub *subscription) active() *consumer {
 		i = int(p) % len(sorted)
 	}
 	return sorted[i]
+}
+
+// checkActive follows a change of the active Failover consumer: every
+// consumer learns whether it is now active (ACTIVE_CONSUMER_CHANGE), and what
+// the previous active consumer held unacknowledged goes back in line for the
+// new one, so that it sees the partition in order (the Java broker rewinds
+// its cursor the same way). A newly attached consumer that is not active is
+// told so. Call it after every attach or detach.
+func (sub *subscription) checkActive(attached *consumer) {
+	if sub.typ != wire.CommandSubscribe_Failover {
+		return
+	}
+	a := sub.active()
+	if a == sub.lastActive {
+		if attached != nil && attached != a {
+			attached.cn.activeConsumerChange(attached.id, false)
+		}
+		return
+	}
+	previous := sub.lastActive
+	sub.lastActive = a
+	if previous != nil {
+		for idx, d := range sub.pending {
+			if d.c != a {
+				sub.redeliver(idx)
+			}
+		}
+	}
+	for _, c := range sub.consumers {
+		c.cn.activeConsumerChange(c.id, c == a)
+	}
 }
 
 // keyConsumer picks the KeyShared consumer of a key: a hash of the key over
