@@ -97,6 +97,13 @@ func (c *conn) sendAndClose(cmd *wire.BaseCommand) {
 
 func (c *conn) writeLoop() {
 	defer c.s.wg.Done()
+	defer func() {
+		// The connection stays listed until now so that Close can still
+		// unblock a final flush to a peer that stopped reading.
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
+	}()
 	w := bufio.NewWriter(c.nc)
 	for {
 		select {
@@ -174,7 +181,6 @@ func (c *conn) cleanup() {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.conns, c)
 	for _, p := range c.producers {
 		p.remove()
 	}
