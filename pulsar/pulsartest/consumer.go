@@ -89,6 +89,11 @@ func (c *conn) handleSubscribe(cmd *wire.CommandSubscribe) error {
 		c.requestError(rid, wire.ServerError_InvalidTopicName, "empty subscription name")
 		return nil
 	}
+	if old := c.consumers[cmd.GetConsumerId()]; old != nil {
+		// The client reuses a consumer id when it re-subscribes; drop the
+		// stale one first (possibly removing its non-durable subscription).
+		old.detach(true)
+	}
 	t := s.topicLocked(full)
 	sub := t.subs[cmd.GetSubscription()]
 	if sub == nil {
@@ -116,9 +121,6 @@ func (c *conn) handleSubscribe(cmd *wire.CommandSubscribe) error {
 	if sub.typ == wire.CommandSubscribe_Exclusive && len(sub.consumers) > 0 {
 		c.requestError(rid, wire.ServerError_ConsumerBusy, "exclusive consumer is already connected to %s", sub.name)
 		return nil
-	}
-	if old := c.consumers[cmd.GetConsumerId()]; old != nil {
-		old.detach(true)
 	}
 	cs := &consumer{id: cmd.GetConsumerId(), name: cmd.GetConsumerName(), cn: c, sub: sub}
 	sub.consumers = append(sub.consumers, cs)
@@ -183,7 +185,11 @@ func (c *conn) handleRedeliver(cmd *wire.CommandRedeliverUnacknowledgedMessages)
 		cs.sub.redeliverConsumer(cs)
 	}
 	for _, id := range cmd.MessageIds {
-		cs.sub.redeliver(id.GetEntryId())
+		// Only what this consumer holds: after an ack timeout the entry
+		// may already be with another consumer.
+		if d := cs.sub.pending[id.GetEntryId()]; d != nil && d.c == cs {
+			cs.sub.redeliver(id.GetEntryId())
+		}
 	}
 	cs.sub.dispatch()
 	return nil
@@ -219,7 +225,7 @@ func (c *conn) handleUnsubscribe(cmd *wire.CommandUnsubscribe) error {
 		if other != cs {
 			other.cn.closeConsumer(other.id)
 		}
-		other.detach(false)
+		other.unlink()
 	}
 	delete(sub.t.subs, sub.name)
 	c.success(rid)
