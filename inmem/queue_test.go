@@ -498,3 +498,59 @@ func TestManyDeliveriesKeepTheTimerHeapSmall(t *testing.T) {
 		t.Fatalf("%d clock timers, want 1", clock.Pending())
 	}
 }
+
+func TestPendingQueueKeepsOrderWhileItCompacts(t *testing.T) {
+	b := newBroker(t)
+	if err := b.CreateTopic("t", 1); err != nil {
+		t.Fatal(err)
+	}
+	sub := subscribe(t, b, "t", "s", QueueConfig{AckDeadline: -1})
+	msgs := make([]broker.OutboundMessage, 3000)
+	for i := range msgs {
+		msgs[i].Data = []byte(fmt.Sprint(i))
+	}
+	publish(t, b, "t", msgs[:2000]...)
+	want := 0
+	take := func(n int) {
+		for range n {
+			m := next(t, sub)
+			if string(m.Data) != fmt.Sprint(want) {
+				t.Fatalf("got %s, want %d", m.Data, want)
+			}
+			want++
+			m.Ack()
+		}
+	}
+	take(1500) // head passes 1024 with most of the queue consumed
+	publish(t, b, "t", msgs[2000:]...)
+	take(1500)
+	if available(sub) != 0 {
+		t.Fatal("left over")
+	}
+}
+
+func TestUnknownSettlementKindLeavesTheMessageInFlight(t *testing.T) {
+	clock := NewFakeClock(t0)
+	b := newBroker(t, WithClock(clock))
+	sub := subscribe(t, b, "t", "s", QueueConfig{AckDeadline: time.Second})
+	publish(t, b, "t", data("a")...)
+	m := next(t, sub)
+	wantErr(t, m.Settle(testCtx(t), broker.Settlement{Kind: 99}), broker.ErrUnsupported)
+	clock.Advance(time.Second)
+	if available(sub) != 1 {
+		t.Fatal("not redelivered at the deadline")
+	}
+}
+
+func TestFaultHooksCanBeRemoved(t *testing.T) {
+	b := newBroker(t)
+	tp, _ := b.Publisher().Topic("t")
+	b.FailNextPublishes("t", 5, errors.New("boom"))
+	b.FailNextPublishes("t", 0, nil)
+	if err := tp.Publish(testCtx(t), broker.OutboundMessage{}); err != nil {
+		t.Fatal(err)
+	}
+	if b.faults.armed.Load() != 0 {
+		t.Fatal("hook still armed")
+	}
+}
