@@ -136,10 +136,12 @@ func (s *subscription) deliverLocked(c *QueueConsumer, it qitem, now time.Time) 
 	if c.cfg.AckDeadline > 0 {
 		deadline = now.Add(c.cfg.AckDeadline)
 		s.timers.addLocked(timerEvent{at: deadline, key: key, gen: gen, kind: eventDeadline})
-		extend = func(_ context.Context, d time.Duration) error { return s.extend(c, key, gen, d) }
+		// The closures capture c (which leads to s) rather than both, to
+		// stay in a smaller allocation size class.
+		extend = func(_ context.Context, d time.Duration) error { return c.s.extend(c, key, gen, d) }
 	}
 	s.inflight[key] = inflight{it: it, gen: gen, holder: c, deadline: deadline}
-	settle := func(_ context.Context, st broker.Settlement) error { return s.settle(c, key, gen, st) }
+	settle := func(_ context.Context, st broker.Settlement) error { return c.s.settle(c, key, gen, st) }
 	return broker.Message{
 		ID:            it.e.id,
 		Key:           it.e.key,
