@@ -50,6 +50,11 @@
 //     already acknowledged.
 //   - Durable subscriptions outlive their consumers; non-durable ones
 //     (Readers) go away with their last consumer.
+//   - Delayed delivery (DeliverAfter, DeliverAt) on Shared and KeyShared
+//     subscriptions, checked every 10 ms; Exclusive and Failover deliver at
+//     once, as in Pulsar.
+//   - Chunked messages and compressed batches, stored and delivered verbatim
+//     (the client reassembles and decompresses).
 //   - Readers (non-durable subscriptions with a start message id), seek by
 //     message id and by publish time, and GetLastMessageId (which names the
 //     last message of the last batch, as Reader.HasNext needs).
@@ -58,10 +63,9 @@
 //
 // Authentication and TLS, schemas (GET_SCHEMA, GET_OR_CREATE_SCHEMA),
 // transactions, regex subscriptions (GET_TOPICS_OF_NAMESPACE), consumer stats,
-// topic termination, delayed delivery (deliver_at_time is ignored: the
-// message is delivered at once), retention limits (everything is kept in
-// memory until Close), compaction, replication, and producer access modes
-// other than Shared. An unsupported command is answered with an ERROR and the
+// topic termination, retention limits (everything is kept in memory until
+// Close), compaction, replication, and producer access modes other than
+// Shared. An unsupported command is answered with an ERROR and the
 // connection is closed, as for any protocol error.
 //
 // Semantics that differ from an Apache Pulsar broker: a negative
@@ -90,8 +94,8 @@
 //
 // # Lifecycle
 //
-// NewServer starts one goroutine accepting connections, two per client
-// connection and one timer goroutine with WithAckTimeout. [Server.Close]
+// NewServer starts one goroutine accepting connections, one timer goroutine
+// and two per client connection. [Server.Close]
 // stops accepting, closes every connection and waits for all of them; it is
 // idempotent. The protocol encoding lives in the internal wire package,
 // generated from a subset of the protocol's protobuf definitions.

@@ -112,3 +112,27 @@ func TestDeadLetterPolicyMovesAPoisonMessageAfterMaxDeliveries(t *testing.T) {
 		t.Fatalf("the dead-lettered message came back: %q", m.Payload())
 	}
 }
+
+func TestDelayedDeliveryWaitsOnSharedSubscriptions(t *testing.T) {
+	s := newServer(t)
+	c := newClient(t, s)
+	topic := topicName(t)
+	cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sub", Type: pulsar.Shared})
+	p := produce(t, c, pulsar.ProducerOptions{Topic: topic})
+	const delay = 300 * time.Millisecond
+	sent := time.Now()
+	send(t, p, &pulsar.ProducerMessage{Payload: []byte("later"), DeliverAfter: delay})
+	send(t, p, &pulsar.ProducerMessage{Payload: []byte("now")})
+
+	if m := receive(t, cons); string(m.Payload()) != "now" {
+		t.Fatalf("got %q first, want now", m.Payload())
+	}
+	m := receive(t, cons)
+	if string(m.Payload()) != "later" {
+		t.Fatalf("got %q, want later", m.Payload())
+	}
+	// Publish times have millisecond precision, hence the 1 ms slack.
+	if waited := time.Since(sent); waited < delay-time.Millisecond {
+		t.Fatalf("delayed message arrived after %v, before its %v delay", waited, delay)
+	}
+}

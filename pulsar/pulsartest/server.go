@@ -31,9 +31,9 @@ func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
 // unacknowledged after d, with its redelivery count incremented. Default 0:
 // never. A real Pulsar broker has no such timer (ack timeouts belong to the
 // client, and pulsar-client-go v0.19.0 has none), so this is a test aid for
-// code that must cope with redelivery of slow messages. The check runs every
-// d/4 (at least every 10 ms), so redelivery happens between d and 1.25d after
-// delivery.
+// code that must cope with redelivery of slow messages. The server checks
+// every 10 ms, so redelivery happens between d and d+10ms after delivery
+// (plus scheduling delays).
 func WithAckTimeout(d time.Duration) Option { return func(c *config) { c.ackTimeout = d } }
 
 // WithLogger sends the server's diagnostics (protocol errors, dropped
@@ -67,9 +67,8 @@ type Server struct {
 }
 
 // NewServer starts a broker listening on a random loopback port (see
-// WithAddr). It starts one goroutine accepting connections, two per client
-// connection and, with WithAckTimeout, one timer goroutine; Close stops them
-// all.
+// WithAddr). It starts one goroutine accepting connections, one timer
+// goroutine and two per client connection; Close stops them all.
 func NewServer(opts ...Option) (*Server, error) {
 	cfg := config{addr: "127.0.0.1:0"}
 	for _, o := range opts {
@@ -95,12 +94,9 @@ func NewServer(opts ...Option) (*Server, error) {
 		nextLedger:  1,
 		done:        make(chan struct{}),
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.acceptLoop()
-	if cfg.ackTimeout > 0 {
-		s.wg.Add(1)
-		go s.ackTimeoutLoop()
-	}
+	go s.timerLoop()
 	return s, nil
 }
 
@@ -169,15 +165,15 @@ func (s *Server) acceptLoop() {
 	}
 }
 
-// ackTimeoutLoop redelivers messages left unacknowledged for longer than the
-// configured ack timeout.
-func (s *Server) ackTimeoutLoop() {
+// timerTick is how often timerLoop looks for due work.
+const timerTick = 10 * time.Millisecond
+
+// timerLoop does the server's time-driven work: it dispatches delayed
+// messages that became due and, with WithAckTimeout, redelivers messages left
+// unacknowledged too long.
+func (s *Server) timerLoop() {
 	defer s.wg.Done()
-	period := s.cfg.ackTimeout / 4
-	if period < 10*time.Millisecond {
-		period = 10 * time.Millisecond
-	}
-	t := time.NewTicker(period)
+	t := time.NewTicker(timerTick)
 	defer t.Stop()
 	for {
 		select {
@@ -186,8 +182,16 @@ func (s *Server) ackTimeoutLoop() {
 		case now := <-t.C:
 			s.mu.Lock()
 			for _, tp := range s.topics {
+				if !tp.delayed && s.cfg.ackTimeout == 0 {
+					continue
+				}
 				for _, sub := range tp.subs {
-					sub.expireDeliveries(now.Add(-s.cfg.ackTimeout))
+					if s.cfg.ackTimeout > 0 {
+						sub.expireDeliveries(now.Add(-s.cfg.ackTimeout))
+					}
+					if tp.delayed {
+						sub.dispatch()
+					}
 				}
 			}
 			s.mu.Unlock()

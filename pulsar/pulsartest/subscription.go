@@ -148,6 +148,9 @@ func (sub *subscription) dispatch() {
 		return
 	}
 	now := time.Now()
+	// Delayed delivery applies to Shared and KeyShared subscriptions only,
+	// as in Pulsar: the others must deliver in order.
+	delays := sub.typ == wire.CommandSubscribe_Shared || sub.typ == wire.CommandSubscribe_Key_Shared
 	for idx := sub.markDelete; idx < uint64(len(sub.t.entries)); idx++ {
 		if sub.acked[idx] || sub.pending[idx] != nil {
 			continue
@@ -156,6 +159,9 @@ func (sub *subscription) dispatch() {
 			return
 		}
 		e := sub.t.entries[idx]
+		if delays && e.deliverAt > now.UnixMilli() {
+			continue
+		}
 		var c *consumer
 		switch sub.typ {
 		case wire.CommandSubscribe_Shared:

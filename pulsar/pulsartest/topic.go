@@ -14,6 +14,9 @@ type topic struct {
 	entries   []*entry
 	subs      map[string]*subscription
 	producers map[*producer]struct{}
+	// delayed is set once an entry asks for delayed delivery, so that the
+	// server's timer re-dispatches this topic.
+	delayed bool
 	// stored remembers, per producer name, the entry stored for each SEND
 	// sequence id, and lastSeq the highest sequence id seen. A producer that
 	// reconnects resends the SENDs it had no receipt for, unchanged; those
@@ -39,6 +42,7 @@ type entry struct {
 	numMsgs     int // messages in the entry (1 unless batched)
 	batched     bool
 	publishTime uint64 // ms since the epoch, from the producer
+	deliverAt   int64  // ms since the epoch; 0 = at once
 	key         string // ordering key, else partition key, of the entry
 }
 
@@ -57,7 +61,7 @@ func newTopic(name string, ledger uint64, partition int32) *topic {
 // newEntry describes an entry from its metadata. A batch is recognised by the
 // presence of num_messages_in_batch, as clients do.
 func newEntry(data []byte, meta *wire.MessageMetadata) *entry {
-	e := &entry{data: data, numMsgs: 1, publishTime: meta.GetPublishTime()}
+	e := &entry{data: data, numMsgs: 1, publishTime: meta.GetPublishTime(), deliverAt: meta.GetDeliverAtTime()}
 	if meta.NumMessagesInBatch != nil {
 		e.batched = true
 		if n := int(meta.GetNumMessagesInBatch()); n > 1 {
@@ -76,6 +80,9 @@ func newEntry(data []byte, meta *wire.MessageMetadata) *entry {
 func (t *topic) append(e *entry) uint64 {
 	id := uint64(len(t.entries))
 	t.entries = append(t.entries, e)
+	if e.deliverAt > 0 {
+		t.delayed = true
+	}
 	for _, sub := range t.subs {
 		sub.dispatch()
 	}
