@@ -101,3 +101,26 @@ func TestFailoverOnAPartitionedTopicSpreadsPartitionsOverConsumers(t *testing.T)
 		t.Fatalf("partitions per consumer: %v, want one partition each", parts)
 	}
 }
+
+func TestThousandsOfMessagesFlowThroughASharedPartitionedSubscription(t *testing.T) {
+	s := newServer(t)
+	c := newClient(t, s)
+	topic := topicName(t)
+	if err := s.CreateTopic(topic, 2); err != nil {
+		t.Fatal(err)
+	}
+	opts := pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sub", Type: pulsar.Shared}
+	consumers := []pulsar.Consumer{subscribe(t, c, opts), subscribe(t, c, opts)}
+	p := produce(t, c, pulsar.ProducerOptions{Topic: topic})
+	const n = 3000
+	sendBatch(t, p, payloads("m", n))
+	got := collect(t, consumers, n)
+	seen := map[string]bool{}
+	for _, r := range got {
+		if seen[r.payload] {
+			t.Fatalf("%s delivered twice", r.payload)
+		}
+		seen[r.payload] = true
+	}
+	waitBacklog(t, s, topic, "sub", 0)
+}

@@ -38,6 +38,7 @@ type subscription struct {
 	redeliveries map[uint64]uint32
 	consumers    []*consumer // in attach order
 	rr           int         // next Shared consumer to try
+	scanFrom     uint64      // entries below it are acked or pending
 	lastActive   *consumer   // Failover: the consumer last told it is active
 }
 
@@ -53,6 +54,7 @@ func newSubscription(t *topic, name string, typ wire.CommandSubscribe_SubType, d
 		typ:          typ,
 		durable:      durable,
 		markDelete:   min(start, uint64(len(t.entries))),
+		scanFrom:     min(start, uint64(len(t.entries))),
 		acked:        make(map[uint64]bool),
 		partial:      make(map[uint64][]int64),
 		pending:      make(map[uint64]*delivery),
@@ -143,6 +145,10 @@ func (sub *subscription) anyPermits() bool {
 }
 
 // dispatch hands waiting entries to consumers that have permits.
+//
+// It scans from scanFrom, below which every entry is acknowledged or pending,
+// so that a long run of delivered-but-unacknowledged entries is not rescanned
+// on every SEND and FLOW.
 func (sub *subscription) dispatch() {
 	if len(sub.consumers) == 0 {
 		return
@@ -151,15 +157,23 @@ func (sub *subscription) dispatch() {
 	// Delayed delivery applies to Shared and KeyShared subscriptions only,
 	// as in Pulsar: the others must deliver in order.
 	delays := sub.typ == wire.CommandSubscribe_Shared || sub.typ == wire.CommandSubscribe_Key_Shared
-	for idx := sub.markDelete; idx < uint64(len(sub.t.entries)); idx++ {
+	var active *consumer
+	if !delays {
+		active = sub.active()
+	}
+	end := uint64(len(sub.t.entries))
+	firstWaiting := end // lowest entry left waiting by this scan
+	for idx := max(sub.markDelete, sub.scanFrom); idx < end; idx++ {
 		if sub.acked[idx] || sub.pending[idx] != nil {
 			continue
 		}
 		if !sub.anyPermits() {
-			return
+			firstWaiting = min(firstWaiting, idx)
+			break
 		}
 		e := sub.t.entries[idx]
 		if delays && e.deliverAt > now.UnixMilli() {
+			firstWaiting = min(firstWaiting, idx)
 			continue
 		}
 		var c *consumer
@@ -171,16 +185,20 @@ func (sub *subscription) dispatch() {
 			if c.permits <= 0 {
 				// Later entries of this key map to the same consumer and
 				// wait too, which keeps per-key order.
+				firstWaiting = min(firstWaiting, idx)
 				continue
 			}
 		default:
-			c = sub.active()
-			if c.permits <= 0 {
-				return // in order, to one consumer
-			}
+			c = active
+		}
+		if c.permits <= 0 {
+			// Exclusive and Failover deliver in order, to one consumer.
+			firstWaiting = min(firstWaiting, idx)
+			break
 		}
 		sub.deliver(c, idx, e, now)
 	}
+	sub.scanFrom = firstWaiting
 }
 
 // deliver sends one entry to c. Permits count messages, not entries, so a
@@ -209,6 +227,7 @@ func (sub *subscription) redeliver(idx uint64) bool {
 	}
 	delete(sub.pending, idx)
 	sub.redeliveries[idx]++
+	sub.scanFrom = min(sub.scanFrom, idx)
 	return true
 }
 
@@ -326,6 +345,7 @@ func (sub *subscription) advance() {
 // idx on as never delivered.
 func (sub *subscription) reset(idx uint64) {
 	sub.markDelete = min(idx, uint64(len(sub.t.entries)))
+	sub.scanFrom = sub.markDelete
 	clear(sub.acked)
 	clear(sub.partial)
 	clear(sub.pending)
