@@ -30,17 +30,20 @@ func (c *iterCore[E]) init(open func(context.Context, *revocations) pull[E], wat
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 }
 
-func (c *iterCore[E]) next(ctx context.Context) (E, error) {
+func (c *iterCore[E]) next(ctx context.Context) (v E, err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed.Load() {
-		return zero[E](), errAdapterClosed
-	}
-	if c.p == nil {
+	switch {
+	case c.p != nil:
+		v, err = c.p.next(ctx)
+	case c.closed.Load():
+		err = errAdapterClosed
+	default:
 		c.revs = c.watch()
 		c.p = c.open(c.ctx, c.revs)
+		v, err = c.p.next(ctx)
 	}
-	return c.p.next(ctx)
+	c.mu.Unlock()
+	return v, err
 }
 
 // close: 1. refuse new calls; 2. cancel the conversion's ctx, which ends a

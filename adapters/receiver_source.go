@@ -14,7 +14,7 @@ import (
 type recvPull[E any] struct {
 	cancel context.CancelFunc
 	ch     chan stamped[E]
-	done   chan struct{} // closed when Receive returned
+	done   chan struct{} // closed when Receive returned, after ch
 	err    error         // Receive's result, read after done
 	ended  error
 	ops    elemOps[E]
@@ -32,6 +32,9 @@ func openReceiver[E any](ctx context.Context, run func(context.Context, func(con
 	go func() {
 		defer close(p.done)
 		p.err = run(ctx, p.handle(ctx))
+		// Every handler call returned with Receive: nobody sends any more,
+		// and closing ch tells next that the receiver is over.
+		close(p.ch)
 	}()
 	return p
 }
@@ -60,32 +63,29 @@ func (p *recvPull[E]) next(ctx context.Context) (E, error) {
 	}
 	for {
 		var s stamped[E]
+		var ok bool
 		select {
-		case s = <-p.ch: // the common case, without a three-way select
-			if v, ok := p.ops.fresh(s.v, s.stamp); ok {
-				return v, nil
-			}
-			continue
+		case s, ok = <-p.ch: // the common case, without a two-way select
 		default:
-		}
-		select {
-		case s = <-p.ch:
-		case <-p.done:
-			// Receive returned; items it handed over before are still
-			// buffered and come first.
 			select {
-			case s = <-p.ch:
-			default:
-				p.ended = errClosed
-				if p.err != nil && !errorsIsClosed(p.err) {
-					p.ended = p.err
-				}
-				return zero[E](), p.ended
+			case s, ok = <-p.ch:
+			case <-ctx.Done():
+				return zero[E](), ctx.Err()
 			}
-		case <-ctx.Done():
-			return zero[E](), ctx.Err()
 		}
-		if v, ok := p.ops.fresh(s.v, s.stamp); ok {
+		if !ok {
+			// Receive returned, and every item it handed over was taken.
+			<-p.done
+			p.ended = errClosed
+			if p.err != nil && !errorsIsClosed(p.err) {
+				p.ended = p.err
+			}
+			return zero[E](), p.ended
+		}
+		if p.ops.keep == nil {
+			return s.v, nil
+		}
+		if v, fresh := p.ops.keep(s.v, s.stamp); fresh {
 			return v, nil
 		}
 	}
@@ -93,15 +93,10 @@ func (p *recvPull[E]) next(ctx context.Context) (E, error) {
 
 func (p *recvPull[E]) stop() {
 	p.cancel()
-	<-p.done
-	for {
-		select {
-		case s := <-p.ch:
-			p.ops.release(s.v)
-		default:
-			return
-		}
+	for s := range p.ch { // closed once Receive returned
+		p.ops.release(s.v)
 	}
+	<-p.done
 }
 
 func receiverSource[T Item](sem *semantics[T], run func(context.Context, func(context.Context, T)) error, orig any) *source[T] {

@@ -179,7 +179,6 @@ type streamPull[E any] struct {
 	cancel  context.CancelFunc
 	ch      <-chan E
 	errc    <-chan error
-	err     error // from errc; returned once ch is drained and closed
 	ended   error // sticky: the stream is over
 	release func(E)
 }
@@ -202,43 +201,32 @@ func (p *streamPull[E]) next(ctx context.Context) (E, error) {
 		return zero[E](), p.finish(ctx)
 	default:
 	}
-	for {
-		select {
-		case v, ok := <-p.ch:
-			if ok {
-				return v, nil
-			}
-			return zero[E](), p.finish(ctx)
-		case err, ok := <-p.errc:
-			// Keep delivering what is still buffered; the error comes
-			// after it, once the stream closed its channel.
-			p.errc = nil
-			if ok {
-				p.err = err
-			}
-		case <-ctx.Done():
-			return zero[E](), ctx.Err()
+	// The error channel is read only once the item channel is closed, which
+	// a stream does after sending its error: so the error comes after every
+	// buffered item, and the wait is a two-way select.
+	select {
+	case v, ok := <-p.ch:
+		if ok {
+			return v, nil
 		}
+		return zero[E](), p.finish(ctx)
+	case <-ctx.Done():
+		return zero[E](), ctx.Err()
 	}
 }
 
 // finish runs when the item channel closed: the stream's error, if it sent
 // one, is in errc by now.
 func (p *streamPull[E]) finish(ctx context.Context) error {
-	if p.errc != nil {
-		select {
-		case err, ok := <-p.errc:
-			if ok {
-				p.err = err
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		p.errc = nil
+	var err error
+	select {
+	case err = <-p.errc: // nil once closed without an error
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	p.ended = errClosed
-	if p.err != nil && !errorsIsClosed(p.err) {
-		p.ended = p.err
+	if err != nil && !errorsIsClosed(err) {
+		p.ended = err
 	}
 	return p.ended
 }
