@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+	plog "github.com/apache/pulsar-client-go/pulsar/log"
+	"go.uber.org/goleak"
 )
 
 func TestDroppedConnectionsLoseNothingUnackedAndRedeliverNothingAcked(t *testing.T) {
@@ -93,16 +95,31 @@ func TestRejectedSendSurfacesAsSendError(t *testing.T) {
 }
 
 func TestCloseIsIdempotentAndClientsSeeTheBrokerGo(t *testing.T) {
-	s, err := NewServer()
+	// Whatever runs now is not this test's business; everything started
+	// from here on must be gone at the end, except the client goroutines
+	// known to outlive Client.Close.
+	defer goleak.VerifyNone(t, append(leakOptions(), goleak.IgnoreCurrent())...)
+	s, err := NewServer(WithAckTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(s.URL(), "pulsar://127.0.0.1:") {
 		t.Fatalf("URL = %q", s.URL())
 	}
-	c := newClient(t, s)
-	p := produce(t, c, pulsar.ProducerOptions{Topic: topicName(t), SendTimeout: 200 * time.Millisecond})
+	c, err := pulsar.NewClient(pulsar.ClientOptions{URL: s.URL(), OperationTimeout: time.Second,
+		Logger: plog.DefaultNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topicName(t), SendTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
 	send(t, p, &pulsar.ProducerMessage{Payload: []byte("x")})
+	raw := dialRaw(t, s)
+	raw.connect()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -117,4 +134,5 @@ func TestCloseIsIdempotentAndClientsSeeTheBrokerGo(t *testing.T) {
 	if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("y")}); err == nil {
 		t.Fatal("Send succeeded after the server closed")
 	}
+	raw.expectClosed()
 }
