@@ -74,7 +74,10 @@
 // Failover); KeyShared hashes each entry's ordering key or partition key over
 // the attached consumers rather than assigning hash ranges, and routes a
 // batch by its first message's key, so use the client's KeyBasedBatchBuilder
-// (or disable batching) with KeyShared, as with a real broker.
+// (or disable batching) with KeyShared, as with a real broker. Redelivery
+// counts are kept on every subscription type (the Java broker counts only on
+// Shared and KeyShared). When the active Failover consumer changes, what the
+// previous one held unacknowledged is redelivered to the new one.
 //
 // # Faults
 //
@@ -82,8 +85,9 @@
 // restart would; clients reconnect by themselves and unacknowledged messages
 // are redelivered. [Server.RejectSends] rejects the next sends; the client
 // reports them as failed sends (see its doc for exactly how). Malformed
-// frames, frames over 5 MiB and payloads with a bad checksum are answered with
-// an error and the connection is closed; other connections are unaffected.
+// frames, frames beyond the 5 MiB message size limit and payloads with a bad
+// checksum are answered with an error and the connection is closed; other
+// connections are unaffected.
 //
 // # Inspecting state
 //

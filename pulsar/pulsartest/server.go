@@ -36,8 +36,8 @@ func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
 // (plus scheduling delays).
 func WithAckTimeout(d time.Duration) Option { return func(c *config) { c.ackTimeout = d } }
 
-// WithLogger sends the server's diagnostics (protocol errors, dropped
-// connections) to l. Default: discarded.
+// WithLogger sends the server's diagnostics (mainly why it closed a
+// connection: protocol errors, corrupt messages) to l. Default: discarded.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // Server is an in-process Pulsar broker. Create it with NewServer and point
