@@ -179,3 +179,27 @@ func TestSeekByTimeOnAReader(t *testing.T) {
 		t.Fatalf("after SeekByTime got %q, want after", m.Payload())
 	}
 }
+
+func TestReaderAtLatestInclusiveReadsTheLastMessage(t *testing.T) {
+	s := newServer(t)
+	c := newClient(t, s)
+	topic := topicName(t)
+	p := produce(t, c, pulsar.ProducerOptions{Topic: topic})
+	sendBatch(t, p, payloads("m", 3))
+	// The client asks for the last message id, then seeks to it.
+	r, err := c.CreateReader(pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.LatestMessageID(),
+		StartMessageIDInclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := r.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Payload()) != "m2" {
+		t.Fatalf("got %q, want the last message m2", m.Payload())
+	}
+}
