@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// ErrClosed is returned by Server methods called after Close.
+// ErrClosed is returned by CreateTopic after Close.
 var ErrClosed = errors.New("pulsartest: server closed")
 
 // Option configures a Server.
@@ -105,8 +105,10 @@ func NewServer(opts ...Option) (*Server, error) {
 func (s *Server) URL() string { return s.url }
 
 // Close stops the server: it stops accepting, closes every client connection
-// and waits for all of the server's goroutines to end. It is idempotent; the
-// topics' contents are gone afterwards.
+// and waits for all of the server's goroutines to end. It is idempotent. A
+// closed server cannot be restarted; CreateTopic then fails with ErrClosed,
+// while Backlog, MessageCount and Subscriptions keep reporting the final
+// state.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -269,9 +271,6 @@ func (s *Server) Backlog(topicName, subscription string) (int, error) {
 	full := fullTopicName(topicName)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, ErrClosed
-	}
 	names := []string{full}
 	if n := s.partitioned[full]; n > 0 {
 		names = names[:0]
