@@ -195,9 +195,13 @@ type ExtendFunc func(ctx context.Context, d time.Duration) error
 // any goroutine. Backends create one per delivery with NewSettler; adapters
 // create their own to observe settlement (a record receiver's watermark, for
 // example).
+//
+// A Settler must not be copied after first use; Messages and Records hold a
+// pointer to it.
 type Settler struct {
 	settleFn SettleFunc
 	extendFn ExtendFunc
+	handler  SettleHandler
 	done     atomic.Bool
 }
 
@@ -206,6 +210,32 @@ type Settler struct {
 func NewSettler(fn SettleFunc, extend ExtendFunc) *Settler {
 	return &Settler{settleFn: fn, extendFn: extend}
 }
+
+// SettleHandler is SettleFunc and ExtendFunc as methods, for backends that
+// keep a struct per delivery anyway: embedding a Settler in that struct and
+// calling Init with the struct itself costs no allocation beyond the struct,
+// where NewSettler with closures costs two or three.
+type SettleHandler interface {
+	// Settle carries a settlement to the broker, as SettleFunc does.
+	Settle(ctx context.Context, s Settlement) error
+	// Extend pushes the deadline d further away, as ExtendFunc does; it
+	// returns an error wrapping ErrUnsupported when there is no deadline.
+	Extend(ctx context.Context, d time.Duration) error
+}
+
+// Init prepares a zero Settler, typically embedded in a backend's
+// per-delivery struct, to pass its first settlement to h:
+//
+//	type delivery struct {
+//		broker.Settler
+//		// ...
+//	}
+//	d := &delivery{...}
+//	d.Settler.Init(d) // d implements SettleHandler
+//	msg.Settler = &d.Settler
+//
+// Init must be called before the Settler is shared.
+func (s *Settler) Init(h SettleHandler) { s.handler = h }
 
 // Settled reports whether a settlement was already attempted.
 func (s *Settler) Settled() bool { return s != nil && s.done.Load() }
@@ -217,10 +247,13 @@ func (s *Settler) settle(ctx context.Context, st Settlement) error {
 	if !s.done.CompareAndSwap(false, true) {
 		return ErrAlreadySettled
 	}
-	if s.settleFn == nil {
-		return nil
+	switch {
+	case s.handler != nil:
+		return s.handler.Settle(ctx, st)
+	case s.settleFn != nil:
+		return s.settleFn(ctx, st)
 	}
-	return s.settleFn(ctx, st)
+	return nil
 }
 
 // Extend calls the backend's ExtendFunc unless the message is already settled.
@@ -231,10 +264,13 @@ func (s *Settler) Extend(ctx context.Context, d time.Duration) error {
 	if s.done.Load() {
 		return ErrAlreadySettled
 	}
-	if s.extendFn == nil {
-		return fmt.Errorf("%w: this backend has no ack deadline to extend", ErrUnsupported)
+	switch {
+	case s.handler != nil:
+		return s.handler.Extend(ctx, d)
+	case s.extendFn != nil:
+		return s.extendFn(ctx, d)
 	}
-	return s.extendFn(ctx, d)
+	return fmt.Errorf("%w: this backend has no ack deadline to extend", ErrUnsupported)
 }
 
 // PoisonAction is what happens to a message that exceeded

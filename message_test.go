@@ -183,3 +183,45 @@ func TestPoisonPolicy(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// delivery is how a backend embeds a Settler in its per-delivery state.
+type delivery struct {
+	broker.Settler
+	settles  int
+	last     broker.SettleKind
+	extended time.Duration
+}
+
+func (d *delivery) Settle(_ context.Context, s broker.Settlement) error {
+	d.settles++
+	d.last = s.Kind
+	return nil
+}
+
+func (d *delivery) Extend(_ context.Context, by time.Duration) error {
+	d.extended += by
+	return nil
+}
+
+func TestEmbeddedSettlerSettlesOnceThroughItsHandler(t *testing.T) {
+	d := &delivery{}
+	d.Settler.Init(d)
+	m := broker.Message{Settler: &d.Settler}
+	if err := m.Extend(context.Background(), time.Second); err != nil || d.extended != time.Second {
+		t.Fatalf("Extend = %v, extended %v", err, d.extended)
+	}
+	m.Reject("poison")
+	m.Ack()
+	if d.settles != 1 || d.last != broker.SettleReject {
+		t.Fatalf("handler saw %d settlements, the last %v; want one reject", d.settles, d.last)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		d := &delivery{}
+		d.Settler.Init(d)
+		m := broker.Message{Settler: &d.Settler}
+		m.Ack()
+	})
+	if allocs > 1 {
+		t.Fatalf("an embedded settler costs %v allocations per delivery, want at most the struct's one", allocs)
+	}
+}
