@@ -208,8 +208,9 @@ func (c *LogConsumer) nextLocked(now time.Time) (broker.Record, bool) {
 }
 
 func (c *LogConsumer) recordLocked(p int, e *entry, now time.Time) broker.Record {
-	off, epoch := e.offset, c.epoch[p]
-	commit := func(_ context.Context, st broker.Settlement) error { return c.commit(p, off, epoch, st) }
+	off := e.offset
+	d := &recordDelivery{c: c, p: p, off: off, epoch: c.epoch[p]}
+	d.Settler.Init(d)
 	return broker.Record{
 		Offset:        off,
 		Partition:     int64(p),
@@ -219,8 +220,26 @@ func (c *LogConsumer) recordLocked(p int, e *entry, now time.Time) broker.Record
 		Attributes:    e.attrs,
 		PublishTime:   e.published,
 		IngestionTime: now,
-		Settler:       broker.NewSettler(commit, nil),
+		Settler:       &d.Settler,
 	}
+}
+
+// recordDelivery is one record handed out: its once-only Settler and the
+// assignment it was read under, in one allocation.
+type recordDelivery struct {
+	broker.Settler
+	c     *LogConsumer
+	p     int
+	off   int64
+	epoch uint64
+}
+
+func (d *recordDelivery) Settle(_ context.Context, st broker.Settlement) error {
+	return d.c.commit(d.p, d.off, d.epoch, st)
+}
+
+func (d *recordDelivery) Extend(context.Context, time.Duration) error {
+	return fmt.Errorf("%w: a log record has no ack deadline", broker.ErrUnsupported)
 }
 
 // commit applies a record's ack, if its partition is still the consumer's

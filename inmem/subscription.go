@@ -132,16 +132,13 @@ func (s *subscription) deliverLocked(c *QueueConsumer, it qitem, now time.Time) 
 	it.deliveries++
 	key := it.e.msgKey()
 	var deadline time.Time
-	var extend broker.ExtendFunc
 	if c.cfg.AckDeadline > 0 {
 		deadline = now.Add(c.cfg.AckDeadline)
 		s.timers.addLocked(timerEvent{at: deadline, key: key, gen: gen, kind: eventDeadline})
-		// The closures capture c (which leads to s) rather than both, to
-		// stay in a smaller allocation size class.
-		extend = func(_ context.Context, d time.Duration) error { return c.s.extend(c, key, gen, d) }
 	}
 	s.inflight[key] = inflight{it: it, gen: gen, holder: c, deadline: deadline}
-	settle := func(_ context.Context, st broker.Settlement) error { return c.s.settle(c, key, gen, st) }
+	d := &queueDelivery{c: c, key: key, gen: gen}
+	d.Settler.Init(d)
 	return broker.Message{
 		ID:            it.e.id,
 		Key:           it.e.key,
@@ -150,8 +147,29 @@ func (s *subscription) deliverLocked(c *QueueConsumer, it qitem, now time.Time) 
 		PublishTime:   it.e.published,
 		IngestionTime: now,
 		DeliveryCount: it.deliveries,
-		Settler:       broker.NewSettler(settle, extend),
+		Settler:       &d.Settler,
 	}
+}
+
+// queueDelivery is one delivery of a message: the Settler that makes its
+// settlement once-only and what it needs to find the message again, in one
+// allocation.
+type queueDelivery struct {
+	broker.Settler
+	c   *QueueConsumer
+	key msgKey
+	gen uint64
+}
+
+func (d *queueDelivery) Settle(_ context.Context, st broker.Settlement) error {
+	return d.c.s.settle(d.c, d.key, d.gen, st)
+}
+
+func (d *queueDelivery) Extend(_ context.Context, by time.Duration) error {
+	if d.c.cfg.AckDeadline <= 0 {
+		return fmt.Errorf("%w: subscription %q has no ack deadline (QueueConfig.AckDeadline < 0)", broker.ErrUnsupported, d.c.s.name)
+	}
+	return d.c.s.extend(d.c, d.key, d.gen, by)
 }
 
 // requeueLocked makes a message available again, after delay, unless the
