@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pullkit/broker"
 )
@@ -48,6 +49,9 @@ type partState struct {
 // entry keeps of the source's record only what its Ack needs: a full
 // Record copy per record would double what the receiver allocates.
 type entry struct {
+	// Settler is the handed-out record's: embedded, so that a record costs
+	// no allocation of its own beyond its share of the slab.
+	broker.Settler
 	part    *partState
 	w       *watermark
 	offset  int64
@@ -116,14 +120,24 @@ func (w *watermark) track(r broker.Record) (broker.Record, *entry) {
 	p.pending = append(p.pending, e)
 	w.count++
 	w.mu.Unlock()
+	e.Settler.Init(e)
 	h := r
 	h.CommitFunc = nil
-	h.Settler = broker.NewSettler(e.settle, nil)
+	h.Settler = &e.Settler
 	return h, e
 }
 
-func (e *entry) settle(ctx context.Context, s broker.Settlement) error {
+// Settle is the handed-out record's Ack: it marks the record done in the watermark.
+func (e *entry) Settle(ctx context.Context, s broker.Settlement) error {
+	if s.Kind != broker.SettleAck {
+		return fmt.Errorf("%w: %s of a record; a log only commits", broker.ErrUnsupported, s.Kind)
+	}
 	return e.w.ack(ctx, e, s.NoWait)
+}
+
+// Extend: records have no ack deadline.
+func (e *entry) Extend(context.Context, time.Duration) error {
+	return fmt.Errorf("%w: a log record has no ack deadline", broker.ErrUnsupported)
 }
 
 func (w *watermark) ack(ctx context.Context, e *entry, noWait bool) error {
