@@ -111,13 +111,14 @@ func keys[K comparable](m map[K]struct{}) []K {
 // default partition count, so CreateTopic is needed only for another count.
 // Creating an existing topic with the same count is a no-op; with another
 // count it fails with broker.ErrInvalidOption, because partitions never
-// change once records were placed by key.
+// change once records were placed by key. A count below 1 or above
+// MaxPartitions fails with broker.ErrInvalidOption too.
 func (b *Broker) CreateTopic(name string, partitions int) error {
 	if err := broker.ValidateTopicName(name); err != nil {
 		return err
 	}
-	if partitions < 1 {
-		return fmt.Errorf("%w: topic %q: %d partitions, need at least 1", broker.ErrInvalidOption, name, partitions)
+	if partitions < 1 || partitions > MaxPartitions {
+		return fmt.Errorf("%w: topic %q: %d partitions, need 1 to %d", broker.ErrInvalidOption, name, partitions, MaxPartitions)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

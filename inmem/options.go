@@ -15,6 +15,12 @@ const (
 	DefaultMaxBatch       = 100
 )
 
+// MaxPartitions is the most partitions a topic may have. Every topic, group
+// and log consumer keeps state per partition, so a count far beyond what a
+// test needs would exhaust memory (or overflow the slice length) instead of
+// failing with an error.
+const MaxPartitions = 1 << 16
+
 // Option configures a Broker.
 type Option func(*Broker)
 
@@ -30,12 +36,12 @@ func WithClock(c Clock) Option {
 }
 
 // WithDefaultPartitions sets how many partitions a topic gets when it is
-// created on first use (default 4). n < 1 keeps the default: New has no
-// error to report it with, and a broker that cannot create topics would only
-// fail later and further from the mistake.
+// created on first use (default 4). n < 1 or n > MaxPartitions keeps the
+// default: New has no error to report it with, and a broker that cannot
+// create topics would only fail later and further from the mistake.
 func WithDefaultPartitions(n int) Option {
 	return func(b *Broker) {
-		if n >= 1 {
+		if n >= 1 && n <= MaxPartitions {
 			b.defaultPartitions = n
 		}
 	}

@@ -3,6 +3,8 @@ package inmem
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +196,22 @@ func TestFailNextPublishesFailsThatManyMessages(t *testing.T) {
 		if m := next(t, sub); string(m.Data) != want {
 			t.Fatalf("got %q, want %q", m.Data, want)
 		}
+	}
+}
+
+func TestHugePartitionCountsAreRefusedNotPanickedOn(t *testing.T) {
+	b := newBroker(t)
+	for _, n := range []int{MaxPartitions + 1, math.MaxInt32 + 1, math.MaxInt} {
+		wantErr(t, b.CreateTopic(fmt.Sprint("t", n), n), broker.ErrInvalidOption)
+	}
+	if err := b.CreateTopic("max", MaxPartitions); err != nil {
+		t.Fatal(err)
+	}
+	// New has no error to return, so a huge default is ignored like a
+	// non-positive one, rather than panicking on the first publish.
+	b2 := newBroker(t, WithDefaultPartitions(math.MaxInt))
+	publish(t, b2, "t", data("x")...)
+	if n := len(b2.lookup("t").parts); n != DefaultPartitions {
+		t.Fatalf("%d partitions", n)
 	}
 }
