@@ -126,9 +126,13 @@ func (m *Message) Reject(reason string) {
 	_ = m.Settler.settle(context.Background(), Settlement{Kind: SettleReject, Reason: reason, NoWait: true})
 }
 
-// Extend asks the broker for d more time before the message's ack deadline
-// or lock expires, for handlers that outlive it. It returns ErrUnsupported if
-// the backend has no deadline to extend and ErrAlreadySettled after settlement.
+// Extend asks the broker to keep the message leased (its ack deadline or
+// lock) for at least d from now, for handlers that outlive the deadline; it
+// never shortens a lease. Backends whose renewal has a fixed length (a
+// JetStream AckWait, a Service Bus lock duration) renew for that length and
+// say so in their docs. It returns ErrUnsupported if the backend has no
+// deadline to extend and ErrAlreadySettled after settlement. Receivers from
+// package adapters call it for you with WithAutoExtend.
 func (m *Message) Extend(ctx context.Context, d time.Duration) error {
 	if m.Settler == nil {
 		return fmt.Errorf("%w: extend on a message without a settler", ErrUnsupported)
@@ -188,7 +192,7 @@ type Settlement struct {
 // per Settler, never with a done context.
 type SettleFunc func(ctx context.Context, s Settlement) error
 
-// ExtendFunc pushes a message's ack deadline or lock d further away.
+// ExtendFunc keeps a message leased for at least d from now (see Message.Extend).
 type ExtendFunc func(ctx context.Context, d time.Duration) error
 
 // Settler makes a message's or record's settlement once-only and safe from
@@ -218,8 +222,9 @@ func NewSettler(fn SettleFunc, extend ExtendFunc) *Settler {
 type SettleHandler interface {
 	// Settle carries a settlement to the broker, as SettleFunc does.
 	Settle(ctx context.Context, s Settlement) error
-	// Extend pushes the deadline d further away, as ExtendFunc does; it
-	// returns an error wrapping ErrUnsupported when there is no deadline.
+	// Extend keeps the message leased for at least d from now, as
+	// ExtendFunc does; it returns an error wrapping ErrUnsupported when
+	// there is no deadline.
 	Extend(ctx context.Context, d time.Duration) error
 }
 

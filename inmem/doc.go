@@ -36,7 +36,8 @@
 //   - Reject dead-letters it (see below).
 //   - A message left unsettled for QueueConfig.AckDeadline (30s by default)
 //     is delivered again, and so is every message a consumer holds when it
-//     is closed. Message.Extend moves the deadline d later.
+//     is closed. Message.Extend(d) keeps it leased until at least d from
+//     now (it never shortens the lease).
 //
 // Message.DeliveryCount is 1 on the first delivery. When a message would be
 // delivered more than PoisonPolicy.MaxDeliveries times it is dead-lettered

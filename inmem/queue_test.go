@@ -132,7 +132,7 @@ func TestAckDeadlineExpiryRedelivers(t *testing.T) {
 	}
 }
 
-func TestExtendPushesTheDeadline(t *testing.T) {
+func TestExtendLeasesTheMessageForAtLeastDFromNow(t *testing.T) {
 	clock := NewFakeClock(t0)
 	b := newBroker(t, WithClock(clock))
 	sub := subscribe(t, b, "t", "s", QueueConfig{AckDeadline: 10 * time.Second})
@@ -140,15 +140,18 @@ func TestExtendPushesTheDeadline(t *testing.T) {
 	m := next(t, sub)
 	ctx := testCtx(t)
 	clock.Advance(5 * time.Second)
-	if err := m.Extend(ctx, 20*time.Second); err != nil {
+	if err := m.Extend(ctx, 20*time.Second); err != nil { // deadline 10s → 25s
+		t.Fatal(err)
+	}
+	if err := m.Extend(ctx, time.Second); err != nil { // 6s: never shortens
 		t.Fatal(err)
 	}
 	wantErr(t, m.Extend(ctx, 0), broker.ErrInvalidOption)
-	clock.Advance(24 * time.Second) // 29s: old deadline 10s, new 30s
+	clock.Advance(19 * time.Second) // 24s
 	if n := available(sub); n != 0 {
 		t.Fatal("redelivered before the extended deadline")
 	}
-	clock.Advance(time.Second)
+	clock.Advance(time.Second) // 25s
 	if n := available(sub); n != 1 {
 		t.Fatal("not redelivered at the extended deadline")
 	}

@@ -244,7 +244,14 @@ func (s *subscription) extend(c *QueueConsumer, key msgKey, gen uint64, d time.D
 	if !ok || inf.gen != gen {
 		return fmt.Errorf("%w: extend message %d-%d of subscription %q: it was delivered again", ErrDeadlineExpired, key.partition, key.offset, s.name)
 	}
-	inf.deadline = inf.deadline.Add(d)
+	// At least d from now, never shorter than the lease already has left:
+	// the contract of broker.Message.Extend, and what Pub/Sub's modack and
+	// Service Bus's renewal do.
+	until := s.b.clock.Now().Add(d)
+	if !until.After(inf.deadline) {
+		return nil
+	}
+	inf.deadline = until
 	s.inflight[key] = inf
 	s.timers.addLocked(timerEvent{at: inf.deadline, key: key, gen: gen, kind: eventDeadline})
 	return nil
