@@ -90,6 +90,9 @@
 //   - WithKeyOrder: per-key instead of per-partition order for records.
 //   - WithMaxPending (DefaultMaxPending, 4096): records a record receiver
 //     holds uncommitted before it stops pulling.
+//   - WithAutoExtend(every, max): off by default; a queue receiver calls
+//     Message.Extend every `every` on the messages its handlers hold, so a
+//     slow handler keeps its lease, for at most max.
 //   - WithOnError: where handler panics go, as *broker.PanicError with the
 //     stack; by default slog.Default at Error level, never with a payload.
 //

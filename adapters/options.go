@@ -36,6 +36,8 @@ type config struct {
 	maxPending int
 	byKey      bool
 	onError    func(error)
+
+	extendEvery, extendMax time.Duration
 }
 
 func newConfig(opts []Option) config {
@@ -132,6 +134,27 @@ func WithOnError(f func(error)) Option {
 	return func(c *config) {
 		if f != nil {
 			c.onError = f
+		}
+	}
+}
+
+// WithAutoExtend makes a queue receiver keep the messages its handlers are
+// working on leased: every `every` it calls Message.Extend on each, asking
+// for 3×every more, until the handler returns or max has passed since the
+// handler got the message (then the lease is left to expire, so a stuck
+// handler cannot hold a message forever; max < every means 1 hour). Pick
+// `every` well under the backend's ack deadline or lock duration. Failed
+// extensions (except on settled messages) go to WithOnError. Off by
+// default. A backend that cannot extend is reported once, as
+// an error wrapping broker.ErrUnsupported. Ignored by record receivers: a log
+// has no leases.
+func WithAutoExtend(every, max time.Duration) Option {
+	return func(c *config) {
+		if every > 0 {
+			if max < every {
+				max = time.Hour
+			}
+			c.extendEvery, c.extendMax = every, max
 		}
 	}
 }

@@ -19,6 +19,9 @@ import (
 // records left uncommitted. After a source error, items already pulled are
 // still handed out before Receive returns.
 //
+// With WithAutoExtend, the messages handlers work on are kept leased
+// (Message.Extend) until the handler returns or the option's max passed.
+//
 // A handler that panics is recovered: its message is nacked (a record is
 // left uncommitted, which also holds the partition's commits back from then
 // on, as the log requires), the panic goes to the WithOnError callback as a
@@ -101,11 +104,21 @@ func (r *BatchReceiver[T]) OnRevoke(f func([]broker.TopicPartition)) (unregister
 func receiveQueue[T Item](ctx context.Context, src *source[T], cfg *config, revs *revocations, h func(context.Context, T)) error {
 	p := src.openSingle(ctx, &openOpts{cfg: cfg, revs: revs})
 	rel, report := src.sem.release, cfg.onError
+	work := func(ctx context.Context, v T) { protect(ctx, h, v, rel, report) }
+	if ls := startLeases(ctx, cfg); ls != nil {
+		defer ls.close()
+		work = func(ctx context.Context, v T) {
+			m := any(v).(broker.Message) // queue engines only run on messages
+			ls.hold(m)
+			defer ls.release(m)
+			protect(ctx, h, v, rel, report)
+		}
+	}
 	pl := pool[T, T]{
 		workers: cfg.workers, lanes: 1, buf: cfg.buffer,
 		route:   one[T],
 		release: rel,
-		work:    func(ctx context.Context, v T) { protect(ctx, h, v, rel, report) },
+		work:    work,
 	}
 	return pl.run(ctx, p)
 }
@@ -113,11 +126,21 @@ func receiveQueue[T Item](ctx context.Context, src *source[T], cfg *config, revs
 func receiveQueueBatches[T Item](ctx context.Context, src *source[T], cfg *config, revs *revocations, h func(context.Context, []T)) error {
 	p := src.openBatch(ctx, &openOpts{cfg: cfg, revs: revs})
 	rel, report := src.sem.releaseAll, cfg.onError
+	work := func(ctx context.Context, v []T) { protect(ctx, h, v, rel, report) }
+	if ls := startLeases(ctx, cfg); ls != nil {
+		defer ls.close()
+		work = func(ctx context.Context, v []T) {
+			ms := any(v).([]broker.Message) // queue engines only run on messages
+			ls.hold(ms...)
+			defer ls.release(ms...)
+			protect(ctx, h, v, rel, report)
+		}
+	}
 	pl := pool[[]T, []T]{
 		workers: cfg.workers, lanes: 1, buf: cfg.buffer,
 		route:   one[[]T],
 		release: rel,
-		work:    func(ctx context.Context, v []T) { protect(ctx, h, v, rel, report) },
+		work:    work,
 	}
 	return pl.run(ctx, p)
 }
