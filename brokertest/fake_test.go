@@ -22,6 +22,7 @@ type fake struct {
 	maxSize int
 	ids     int
 	bug     string // a deliberate bug, for mutant_test.go; "" for none
+	quirk   string // legal but slow behaviour the suite must accept, for mutant_test.go
 }
 
 type fakeTopic struct {
@@ -314,6 +315,11 @@ func (c *fakeQueueConsumer) next(ctx context.Context, n int) ([]broker.Message, 
 		}
 		if len(out) > 0 {
 			f.mu.Unlock()
+			if f.quirk == "late-first-delivery" && c.s.deadline < time.Hour && out[0].DeliveryCount == 1 {
+				// The lease started when the message was taken; the
+				// client sees it a network delay later.
+				time.Sleep(100 * time.Millisecond)
+			}
 			return out, nil
 		}
 		wake := f.wake
@@ -330,6 +336,9 @@ func (c *fakeQueueConsumer) deliver(m *fakeMsg) broker.Message {
 	m.lease++
 	m.owner = c
 	m.expires = time.Now().Add(c.s.deadline)
+	if c.f.bug == "expires-at-once" {
+		m.expires = time.Now()
+	}
 	c.leased[m] = true
 	lease := m.lease
 	f := c.f
@@ -353,6 +362,9 @@ func (c *fakeQueueConsumer) deliver(m *fakeMsg) broker.Message {
 			m.owner, m.lease = nil, m.lease+1
 		default:
 			m.notBefore = time.Now().Add(s.Delay)
+			if f.bug == "ignores-nack-delay" {
+				m.notBefore = time.Time{}
+			}
 			c.s.requeue(m, s.Kind == broker.SettleReject)
 		}
 		f.changed()
@@ -366,6 +378,17 @@ func (c *fakeQueueConsumer) deliver(m *fakeMsg) broker.Message {
 		}
 		m.expires = time.Now().Add(d)
 		return nil
+	}
+	if f.quirk == "slow-nack-confirm" {
+		applied := settle
+		settle = func(ctx context.Context, s broker.Settlement) error {
+			err := applied(ctx, s)
+			if s.Kind == broker.SettleNack && s.Delay > 0 {
+				// The nack took effect; its confirmation is slow to come back.
+				time.Sleep(300 * time.Millisecond)
+			}
+			return err
+		}
 	}
 	return broker.Message{
 		ID: m.id, Key: m.rec.key, Data: m.rec.data, Attributes: m.rec.attrs,
