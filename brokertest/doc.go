@@ -127,10 +127,11 @@
 //   - RebalanceLosesNothingAndReplaysNothingCommitted (Rebalance): two
 //     consumers of one group, one leaving midway; every record is processed
 //     and no record whose commit was confirmed is read again.
-//   - RevokedPartitionsAreReportedAndRefuseAcks (Rebalance, and consumers
-//     implementing broker.RevocationNotifier): when a second consumer joins,
-//     the first is told which partitions it lost, acks of their records fail
-//     with broker.ErrPartitionRevoked, and the new owner reads them again.
+//   - RevokedPartitionsAreReportedAndRefuseAcks (Rebalance, at least two
+//     partitions, and consumers implementing broker.RevocationNotifier):
+//     when a second consumer joins, the first is told which partitions it
+//     lost, acks of their records fail with broker.ErrPartitionRevoked, and
+//     the new owner reads them again.
 //   - NextRecordReturnsPromptlyWhenItsContextEnds, CanceledNextRecordSkipsNothing,
 //     CloseIsIdempotentAndEndsTheConsumer, CloseUnblocksAPendingNextRecord,
 //     BatchesAreNeverEmptyNorOverMaxBatch (BatchedIterator).

@@ -82,3 +82,10 @@ func BenchmarkFake(b *testing.B) {
 	b.Run("Queue", func(b *testing.B) { brokertest.RunQueueBenchmarks(b, fakeQueueHarness(newFake(1<<20))) })
 	b.Run("Log", func(b *testing.B) { brokertest.RunLogBenchmarks(b, fakeLogHarness(newFake(1<<20))) })
 }
+
+func TestLogSuiteAgainstASinglePartitionFake(t *testing.T) {
+	h := fakeLogHarness(newFake(1 << 20))
+	h.Features.MaxPartitions = 1
+	h.Options.Timeout = 3 * time.Second
+	brokertest.RunLogTests(t, h)
+}
