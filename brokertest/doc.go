@@ -108,7 +108,8 @@
 //   - NextMessageReturnsPromptlyWhenItsContextEnds (already canceled, deadline
 //     passing, canceled while waiting: an error matching ctx.Err() within
 //     Options.Prompt), CanceledNextMessageLosesNothing (calls with
-//     sub-millisecond deadlines racing arrivals still see every message).
+//     sub-millisecond deadlines racing arrivals still see every message;
+//     every other call is a NextBatch with BatchedIterator).
 //   - CloseIsIdempotentAndEndsTheConsumer, CloseUnblocksAPendingNextMessage:
 //     broker.ErrClosed after and during Close.
 //   - With features: AckDeadlineExpiryRedelivers, ExtendKeepsTheMessageLeased,
@@ -132,7 +133,8 @@
 //     when a second consumer joins, the first is told which partitions it
 //     lost, acks of their records fail with broker.ErrPartitionRevoked, and
 //     the new owner reads them again.
-//   - NextRecordReturnsPromptlyWhenItsContextEnds, CanceledNextRecordSkipsNothing,
+//   - NextRecordReturnsPromptlyWhenItsContextEnds, CanceledNextRecordSkipsNothing
+//     (NextBatch too, with BatchedIterator, as for queues),
 //     CloseIsIdempotentAndEndsTheConsumer, CloseUnblocksAPendingNextRecord,
 //     BatchesAreNeverEmptyNorOverMaxBatch (BatchedIterator).
 //

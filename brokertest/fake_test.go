@@ -273,6 +273,14 @@ func (c *fakeQueueConsumer) NextMessage(ctx context.Context) (broker.Message, er
 }
 
 func (c *fakeQueueConsumer) NextBatch(ctx context.Context) ([]broker.Message, error) {
+	if c.f.bug == "batch-loses-on-cancel" && ctx.Err() != nil {
+		// Drops a message it had "fetched" for the ended call.
+		c.f.mu.Lock()
+		if len(c.s.ready) > 0 {
+			c.s.ready = c.s.ready[1:]
+		}
+		c.f.mu.Unlock()
+	}
 	return c.next(ctx, c.maxBatch)
 }
 
@@ -509,6 +517,17 @@ func (c *fakeLogConsumer) NextRecord(ctx context.Context) (broker.Record, error)
 }
 
 func (c *fakeLogConsumer) NextBatch(ctx context.Context) ([]broker.Record, error) {
+	if c.f.bug == "batch-loses-on-cancel" && ctx.Err() != nil {
+		// Skips a record it had "fetched" for the ended call.
+		c.f.mu.Lock()
+		for p, pos := range c.owned {
+			if pos < int64(len(c.t.parts[p])) {
+				c.owned[p] = pos + 1
+				break
+			}
+		}
+		c.f.mu.Unlock()
+	}
 	return c.next(ctx, c.maxBatch)
 }
 

@@ -333,23 +333,30 @@ func (l *logSuite) run(r *runner) {
 			l.publishSlowly(e, topic, n)
 		}()
 		defer func() { <-published }()
+		var batch func(context.Context) ([]broker.Record, error)
+		if b, ok := c.(broker.BatchedIterator); ok && f.BatchedIterator {
+			batch = b.NextBatch
+		}
+		nextOf := oneOrBatch(c.NextRecord, batch)
 		order := offsetOrder{}
 		for i, got := 0, 0; got < n; i++ {
 			ctx, cancel := context.WithTimeout(e.ctx, shortTimeout(i))
-			r, err := c.NextRecord(ctx)
+			recs, err := nextOf(ctx, i)
 			cancel()
 			switch {
 			case err == nil:
-				order.check(e, r)
-				if want := fmt.Sprint("r", got); string(r.Value) != want {
-					e.t.Fatalf("got record %q, want %q: a canceled call skipped or repeated a record", r.Value, want)
+				for _, r := range recs {
+					order.check(e, r)
+					if want := fmt.Sprint("r", got); string(r.Value) != want {
+						e.t.Fatalf("got record %q, want %q: a canceled call skipped or repeated a record", r.Value, want)
+					}
+					got++
+					r.Ack()
 				}
-				got++
-				r.Ack()
 			case e.ctx.Err() != nil:
 				e.t.Fatalf("timed out with %d of %d records received: skipped by canceled calls?", got, n)
 			case !errors.Is(err, context.DeadlineExceeded):
-				e.t.Fatalf("NextRecord with a short deadline: got %v, want an error matching context.DeadlineExceeded", err)
+				e.t.Fatalf("NextRecord or NextBatch with a short deadline: got %v, want an error matching context.DeadlineExceeded", err)
 			}
 		}
 	})

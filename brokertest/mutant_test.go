@@ -30,6 +30,7 @@ var mutants = []struct {
 	{"batch-half-sent", "Queue", "Queue/BatchWithAnInvalidMessageSendsNone", ""},
 	{"masks-ctx-error", "Queue", "Queue/NextMessageReturnsPromptlyWhenItsContextEnds", ""},
 	{"loses-on-cancel", "Queue", "Queue/CanceledNextMessageLosesNothing", ""},
+	{"batch-loses-on-cancel", "Queue", "Queue/CanceledNextMessageLosesNothing", ""},
 	{"leaks-goroutine", "Queue", "LeavesNoGoroutineBehind", ""},
 	{"ignores-ctx", "Queue", "Queue/NextMessageReturnsPromptlyWhenItsContextEnds", "watchdog: test still running"},
 	{"expires-at-once", "Queue", "Queue/AckDeadlineExpiryRedelivers", "well before the"},
@@ -37,6 +38,7 @@ var mutants = []struct {
 	{"commit-rewinds", "Log", "Log/CommittedPositionNeverMovesBackwards", ""},
 	{"close-keeps-partitions", "Log", "Log/RebalanceLosesNothingAndReplaysNothingCommitted", ""},
 	{"loses-on-cancel", "Log", "Log/CanceledNextRecordSkipsNothing", ""},
+	{"batch-loses-on-cancel", "Log", "Log/CanceledNextRecordSkipsNothing", ""},
 	{"acks-after-revoke", "Log", "Log/RevokedPartitionsAreReportedAndRefuseAcks", ""},
 	{"wrong-topic", "Log", "Log/PublishedMessageArrivesWithKeyDataAndAttributes", ""},
 }

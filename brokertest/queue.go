@@ -345,22 +345,29 @@ func (q *queueSuite) run(r *runner) {
 			q.publishSlowly(e, topic, n)
 		}()
 		defer func() { <-published }()
+		var batch func(context.Context) ([]broker.Message, error)
+		if b, ok := c.(broker.BatchedMessageIterator); ok && f.BatchedIterator {
+			batch = b.NextBatch
+		}
+		nextOf := oneOrBatch(c.NextMessage, batch)
 		seen := map[string]bool{}
 		for i := 0; len(seen) < n; i++ {
 			ctx, cancel := context.WithTimeout(e.ctx, shortTimeout(i))
-			m, err := c.NextMessage(ctx)
+			msgs, err := nextOf(ctx, i)
 			cancel()
 			switch {
 			case err == nil:
-				if seen[string(m.Data)] {
-					e.t.Errorf("message %q delivered twice though it was acked", m.Data)
+				for _, m := range msgs {
+					if seen[string(m.Data)] {
+						e.t.Errorf("message %q delivered twice though it was acked", m.Data)
+					}
+					seen[string(m.Data)] = true
+					m.Ack()
 				}
-				seen[string(m.Data)] = true
-				m.Ack()
 			case e.ctx.Err() != nil:
 				e.t.Fatalf("timed out with %d of %d messages received: lost by canceled calls?", len(seen), n)
 			case !errors.Is(err, context.DeadlineExceeded):
-				e.t.Fatalf("NextMessage with a short deadline: got %v, want an error matching context.DeadlineExceeded", err)
+				e.t.Fatalf("NextMessage or NextBatch with a short deadline: got %v, want an error matching context.DeadlineExceeded", err)
 			}
 		}
 	})

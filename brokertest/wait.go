@@ -38,6 +38,23 @@ func nextWithin[T any](e *env, fn func(context.Context) (T, error), d time.Durat
 	return zero, false
 }
 
+// oneOrBatch returns a Next function for the cancellation tests: on odd
+// calls it is batch, when there is one, and otherwise one wrapped in a
+// batch of one, so that both kinds of call are shown to lose nothing when
+// their context ends.
+func oneOrBatch[T any](one func(context.Context) (T, error), batch func(context.Context) ([]T, error)) func(ctx context.Context, i int) ([]T, error) {
+	return func(ctx context.Context, i int) ([]T, error) {
+		if batch != nil && i%2 == 1 {
+			return batch(ctx)
+		}
+		v, err := one(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []T{v}, nil
+	}
+}
+
 // timed runs fn and returns how long it took.
 func timed(fn func()) time.Duration {
 	start := time.Now()
