@@ -420,8 +420,8 @@ func (l *logSuite) run(r *runner) {
 
 // rebalance runs two consumers of one group over a multi-partition topic,
 // closes one midway, and checks that every record was processed at least
-// once and that a consumer joining afterwards sees no record whose commit
-// was confirmed.
+// once and that no record whose commit was confirmed is read again, by the
+// consumer taking over midway or by one joining afterwards.
 func (l *logSuite) rebalance(e *env) {
 	topic, group := l.topic(e, l.partitions()), uniqueName("group")
 	c1 := l.join(e, topic, group, GroupOptions{})
@@ -445,6 +445,13 @@ func (l *logSuite) rebalance(e *env) {
 				}
 				return
 			}
+			mu.Lock()
+			if r.Offset < committed[r.Partition] {
+				// The new owner of a partition starts after its confirmed
+				// commit; an earlier record here was handed over stale.
+				e.t.Errorf("consumer %d read %q at partition %d offset %d, though offset %d of its partition was committed before", i+1, r.Value, r.Partition, r.Offset, committed[r.Partition]-1)
+			}
+			mu.Unlock()
 			// Records are processed one at a time, so acking each commits
 			// a contiguous prefix of its partition.
 			err = r.AckContext(ctx)

@@ -37,6 +37,7 @@ var mutants = []struct {
 	{"ignores-nack-delay", "Queue", "Queue/NackWithDelayIsNotRedeliveredEarly", ""},
 	{"commit-rewinds", "Log", "Log/CommittedPositionNeverMovesBackwards", ""},
 	{"close-keeps-partitions", "Log", "Log/RebalanceLosesNothingAndReplaysNothingCommitted", ""},
+	{"stale-handover", "Log", "Log/RebalanceLosesNothingAndReplaysNothingCommitted", ""},
 	{"loses-on-cancel", "Log", "Log/CanceledNextRecordSkipsNothing", ""},
 	{"batch-loses-on-cancel", "Log", "Log/CanceledNextRecordSkipsNothing", ""},
 	{"acks-after-revoke", "Log", "Log/RevokedPartitionsAreReportedAndRefuseAcks", ""},
