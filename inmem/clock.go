@@ -18,6 +18,14 @@ type Clock interface {
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
+// instantClock is a Clock that can schedule at an instant. The broker
+// prefers it to AfterFunc: a delay computed from Now is stale if the clock
+// moves before the timer is made, as a FakeClock does when another
+// goroutine advances it, and the timer would then fire that much late.
+type instantClock interface {
+	afterFuncAt(at time.Time, f func()) (stop func() bool)
+}
+
 // systemClock is the Clock of the time package.
 type systemClock struct{}
 
@@ -65,8 +73,20 @@ func (c *FakeClock) Now() time.Time {
 func (c *FakeClock) AfterFunc(d time.Duration, f func()) func() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.addLocked(c.now.Add(d), f)
+}
+
+// afterFuncAt schedules f at at; a time already past runs in the next
+// Advance or Set.
+func (c *FakeClock) afterFuncAt(at time.Time, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.addLocked(at, f)
+}
+
+func (c *FakeClock) addLocked(at time.Time, f func()) func() bool {
 	c.seq++
-	t := &fakeTimer{at: c.now.Add(d), seq: c.seq, f: f}
+	t := &fakeTimer{at: at, seq: c.seq, f: f}
 	c.timers = append(c.timers, t)
 	return func() bool { return c.stop(t) }
 }

@@ -95,3 +95,46 @@ func TestPartitionLogChunksKeepEveryOffsetAddressable(t *testing.T) {
 		t.Fatalf("len %d", l.len())
 	}
 }
+
+// jumpyClock is a FakeClock that moves once, just before the broker arms a
+// timer: what happens when a test goroutine calls Advance while a consumer
+// goroutine is between reading the time and arming the deadline's timer.
+type jumpyClock struct {
+	*FakeClock
+	by     time.Duration
+	jumped bool // guarded by the subscription's lock, held while arming
+}
+
+func (c *jumpyClock) jump() {
+	if !c.jumped {
+		c.jumped = true
+		c.FakeClock.Advance(c.by)
+	}
+}
+
+func (c *jumpyClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.jump()
+	return c.FakeClock.AfterFunc(d, f)
+}
+
+func (c *jumpyClock) afterFuncAt(at time.Time, f func()) func() bool {
+	c.jump()
+	return c.FakeClock.afterFuncAt(at, f)
+}
+
+func TestDeadlineArmedWhileTheClockMovesStillFiresAtTheNextAdvance(t *testing.T) {
+	clock := &jumpyClock{FakeClock: NewFakeClock(t0), by: 20 * time.Second}
+	b := newBroker(t, WithClock(clock))
+	sub := subscribe(t, b, "t", "s", QueueConfig{AckDeadline: 10 * time.Second})
+	publish(t, b, "t", data("x")...)
+	m := next(t, sub)
+	if got := clock.Now().Sub(m.IngestionTime); got != 20*time.Second {
+		t.Fatalf("clock moved %v after the delivery, want 20s", got)
+	}
+	// The deadline (10s) is behind the clock (20s): the next Advance must
+	// act on it, not one 20s later.
+	clock.Advance(0)
+	if n := available(sub); n != 1 {
+		t.Fatalf("%d messages available after the 10s deadline passed, want the expired one", n)
+	}
+}

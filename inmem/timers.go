@@ -53,8 +53,12 @@ func (ts *timers) armLocked() {
 	ts.seq++
 	seq, s := ts.seq, ts.s
 	ts.armedAt = next
-	clock := s.b.clock
-	ts.stop = clock.AfterFunc(next.Sub(clock.Now()), func() { s.onTimer(seq) })
+	fire := func() { s.onTimer(seq) }
+	if c, ok := s.b.clock.(instantClock); ok {
+		ts.stop = c.afterFuncAt(next, fire)
+		return
+	}
+	ts.stop = s.b.clock.AfterFunc(next.Sub(s.b.clock.Now()), fire)
 }
 
 func (ts *timers) stopLocked() {
