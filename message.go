@@ -249,6 +249,11 @@ func (s *Settler) settle(ctx context.Context, st Settlement) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Refuse a kind no backend knows before using up the one settlement,
+	// or the message would stay leased, unsettleable, until its deadline.
+	if st.Kind < SettleAck || st.Kind > SettleReject {
+		return fmt.Errorf("%w: settlement kind %v", ErrInvalidOption, st.Kind)
+	}
 	if !s.done.CompareAndSwap(false, true) {
 		return ErrAlreadySettled
 	}

@@ -225,3 +225,17 @@ func TestEmbeddedSettlerSettlesOnceThroughItsHandler(t *testing.T) {
 		t.Fatalf("an embedded settler costs %v allocations per delivery, want at most the struct's one", allocs)
 	}
 }
+
+func TestAnUnknownSettlementKindIsRefusedWithoutUsingUpTheSettlement(t *testing.T) {
+	var rec recorder
+	m := broker.Message{Settler: broker.NewSettler(rec.settle, nil)}
+	if err := m.Settle(context.Background(), broker.Settlement{}); !errors.Is(err, broker.ErrInvalidOption) {
+		t.Fatalf("Settle(zero Settlement) = %v, want ErrInvalidOption", err)
+	}
+	if err := m.AckContext(context.Background()); err != nil {
+		t.Fatalf("AckContext after a refused settlement: %v", err)
+	}
+	if got := rec.got(); len(got) != 1 || got[0].Kind != broker.SettleAck {
+		t.Fatalf("backend saw %+v, want one ack", got)
+	}
+}

@@ -228,17 +228,21 @@ func TestRevokedPartitionRefusesLaterAcksAndStartsAFreshWatermarkWhenReassigned(
 
 func TestRevocationDropsRecordsBufferedForTheReceiversWorkers(t *testing.T) {
 	l := newFakeLog(t, 1, 10, 0, nil)
-	gate := make(chan struct{})
+	gate, entered := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	var handled []string
 	stop := receiveInBackground(t, RecordIteratorToRecordReceiver(l, WithWorkers(1), WithBuffer(20)), func(_ context.Context, r broker.Record) {
 		if r.Partition == 0 && r.Offset == 0 {
+			close(entered)
 			<-gate
 		}
 		mu.Lock()
 		handled = append(handled, fmt.Sprintf("%d@%d", r.Partition, r.Offset))
 		mu.Unlock()
 	})
+	// Revoke only once 0@0 is in the handler: had the revocation come
+	// first, dropping 0@0 too would have been right.
+	<-entered
 	waitFor(t, "the buffer to fill", func() bool { return l.pulled() == 10 })
 	l.revoke(0)
 	close(gate)

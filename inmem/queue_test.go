@@ -532,16 +532,17 @@ func TestPendingQueueKeepsOrderWhileItCompacts(t *testing.T) {
 	}
 }
 
-func TestUnknownSettlementKindLeavesTheMessageInFlight(t *testing.T) {
-	clock := NewFakeClock(t0)
-	b := newBroker(t, WithClock(clock))
-	sub := subscribe(t, b, "t", "s", QueueConfig{AckDeadline: time.Second})
+func TestUnknownSettlementKindIsRefusedAndTheMessageCanStillBeSettled(t *testing.T) {
+	b := newBroker(t)
+	sub := subscribe(t, b, "t", "s", QueueConfig{})
 	publish(t, b, "t", data("a")...)
 	m := next(t, sub)
-	wantErr(t, m.Settle(testCtx(t), broker.Settlement{Kind: 99}), broker.ErrUnsupported)
-	clock.Advance(time.Second)
-	if available(sub) != 1 {
-		t.Fatal("not redelivered at the deadline")
+	wantErr(t, m.Settle(testCtx(t), broker.Settlement{Kind: 99}), broker.ErrInvalidOption)
+	if err := m.AckContext(testCtx(t)); err != nil {
+		t.Fatalf("AckContext after a refused settlement: %v", err)
+	}
+	if available(sub) != 0 {
+		t.Fatal("acked message still available")
 	}
 }
 

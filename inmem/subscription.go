@@ -201,10 +201,6 @@ func (s *subscription) settle(c *QueueConsumer, key msgKey, gen uint64, st broke
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %s of message %d-%d of subscription %q: it was delivered again", ErrDeadlineExpired, st.Kind, key.partition, key.offset, s.name)
 	}
-	if st.Kind < broker.SettleAck || st.Kind > broker.SettleReject {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: settlement kind %v", broker.ErrUnsupported, st.Kind)
-	}
 	if err := s.b.faults.take(faultSettle, s.name); err != nil {
 		s.mu.Unlock()
 		return injected(st.Kind.String()+" on subscription", s.name, err)
@@ -230,7 +226,7 @@ func (s *subscription) settle(c *QueueConsumer, key msgKey, gen uint64, st broke
 	return nil
 }
 
-// extend moves a delivery's ack deadline d later.
+// extend keeps a delivery leased for at least d from now.
 func (s *subscription) extend(c *QueueConsumer, key msgKey, gen uint64, d time.Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("%w: extend by %v, need a positive duration", broker.ErrInvalidOption, d)
