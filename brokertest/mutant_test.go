@@ -46,10 +46,10 @@ var mutants = []struct {
 
 func TestSuiteFailsEveryMutant(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the suite a dozen times in child processes")
+		t.Skip("-short: runs the suite a dozen times in child processes")
 	}
 	if os.Getenv(mutantEnv) != "" {
-		t.Skip("inside a mutant run")
+		t.Skip("inside a mutant run (its environment variable is set): the parent checks the mutants")
 	}
 	// Children mostly wait on timeouts, so run them all at once (t.Run from
 	// goroutines; t.Parallel would cap them at GOMAXPROCS).
@@ -93,10 +93,10 @@ var quirks = []struct{ quirk, kind, test string }{
 
 func TestSuitePassesSlowButCorrectBackends(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs the suite in child processes")
+		t.Skip("-short: runs the suite in child processes")
 	}
 	if os.Getenv(mutantEnv) != "" {
-		t.Skip("inside a mutant run")
+		t.Skip("inside a mutant run (its environment variable is set): the parent checks the mutants")
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -119,7 +119,7 @@ func TestSuitePassesSlowButCorrectBackends(t *testing.T) {
 func TestMutant(t *testing.T) {
 	kind, bug, ok := strings.Cut(os.Getenv(mutantEnv), ":")
 	if !ok {
-		t.Skip("only run by TestSuiteFailsEveryMutant")
+		t.Skip("only run by TestSuiteFailsEveryMutant, which sets its environment variable")
 	}
 	f := newFake(1 << 20)
 	if quirk, ok := strings.CutPrefix(bug, "quirk:"); ok {
