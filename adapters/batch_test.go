@@ -139,3 +139,90 @@ func ackAll(ms []broker.Message) {
 		ms[i].Ack()
 	}
 }
+
+// emptyBatches is a native batched source (iterator, stream and receiver
+// at once) that hands out two empty batches, as a poll that timed out does,
+// then one message, then nothing until ctx ends.
+type emptyBatches struct{ calls int }
+
+func (e *emptyBatches) batch(i int) []broker.Message {
+	if i < 2 {
+		return []broker.Message{}
+	}
+	return []broker.Message{{ID: "m"}}
+}
+
+func (e *emptyBatches) NextBatch(ctx context.Context) ([]broker.Message, error) {
+	e.calls++
+	if e.calls <= 3 {
+		return e.batch(e.calls - 1), nil
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (e *emptyBatches) BatchStream(ctx context.Context) (<-chan []broker.Message, <-chan error) {
+	ch, errc := make(chan []broker.Message, 3), make(chan error)
+	for i := range 3 {
+		ch <- e.batch(i)
+	}
+	go func() {
+		<-ctx.Done()
+		close(ch)
+		close(errc)
+	}()
+	return ch, errc
+}
+
+func (e *emptyBatches) ReceiveBatch(ctx context.Context, h func(context.Context, []broker.Message)) error {
+	for i := range 3 {
+		h(ctx, e.batch(i))
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func TestEmptyNativeBatchesAreNeverHandedOut(t *testing.T) {
+	sources := map[string]func() *source[broker.Message]{
+		"iterator": func() *source[broker.Message] { return fromBatchedMessageIterator(&emptyBatches{}) },
+		"stream":   func() *source[broker.Message] { return fromBatchedMessageStream(&emptyBatches{}) },
+		"receiver": func() *source[broker.Message] { return fromBatchedReceiver(&emptyBatches{}) },
+	}
+	for name, src := range sources {
+		t.Run(name+"/BatchIterator", func(t *testing.T) {
+			it := newBatchIterator(src(), nil)
+			defer it.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if b, err := it.NextBatch(ctx); err != nil || len(b) != 1 {
+				t.Fatalf("NextBatch = %v, %v; want the one message", b, err)
+			}
+		})
+		t.Run(name+"/BatchStream", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			ch, _ := toBatchStream(src(), nil).BatchStream(ctx)
+			b := <-ch
+			cancel()
+			for range ch {
+			}
+			if len(b) != 1 {
+				t.Fatalf("first batch %v; want the one message", b)
+			}
+		})
+		t.Run(name+"/BatchReceiver", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			got := make(chan int, 3)
+			done := make(chan error)
+			go func() {
+				done <- toBatchedReceiver(src(), []Option{WithWorkers(1)}).ReceiveBatch(ctx,
+					func(_ context.Context, b []broker.Message) { got <- len(b) })
+			}()
+			n := <-got
+			cancel()
+			<-done
+			if n != 1 {
+				t.Fatalf("handler got a batch of %d; want 1", n)
+			}
+		})
+	}
+}

@@ -95,7 +95,7 @@ func iteratorSource[T Item](sem *semantics[T], next func(context.Context) (T, er
 
 func batchedIteratorSource[T Item](sem *semantics[T], next func(context.Context) ([]T, error), orig any) *source[T] {
 	return &source[T]{sem: sem, orig: []any{orig},
-		batch: func(context.Context, *openOpts) pull[[]T] { return funcPull[[]T](next) }}
+		batch: func(context.Context, *openOpts) pull[[]T] { return nonEmpty[T]{funcPull[[]T](next)} }}
 }
 
 // errClosed is what an adapter's pull returns once its source ended quietly
@@ -111,3 +111,31 @@ func endedQuietly(ctx context.Context, err error) bool {
 func zero[E any]() (z E) { return z }
 
 func errorsIsClosed(err error) bool { return errors.Is(err, broker.ErrClosed) }
+
+// nonEmpty skips the empty batches a native batched source may return (a
+// poll that timed out, say): a batch is never handed out empty.
+type nonEmpty[T any] struct{ pull[[]T] }
+
+func (n nonEmpty[T]) next(ctx context.Context) ([]T, error) {
+	for {
+		b, err := n.pull.next(ctx)
+		if err != nil || len(b) > 0 {
+			return b, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// skipEmpty is nonEmpty for a batched receiver: its handler never sees an
+// empty batch.
+func skipEmpty[T any](run func(context.Context, func(context.Context, []T)) error) func(context.Context, func(context.Context, []T)) error {
+	return func(ctx context.Context, h func(context.Context, []T)) error {
+		return run(ctx, func(ctx context.Context, b []T) {
+			if len(b) > 0 {
+				h(ctx, b)
+			}
+		})
+	}
+}

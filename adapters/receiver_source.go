@@ -107,6 +107,7 @@ func receiverSource[T Item](sem *semantics[T], run func(context.Context, func(co
 }
 
 func batchedReceiverSource[T Item](sem *semantics[T], run func(context.Context, func(context.Context, []T)) error, orig any) *source[T] {
+	run = skipEmpty(run)
 	return &source[T]{sem: sem, orig: []any{orig}, receiveBatch: run,
 		batch: func(ctx context.Context, o *openOpts) pull[[]T] {
 			return openReceiver(ctx, run, batchOps(sem, o.revs), o.cfg.buffer)

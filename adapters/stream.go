@@ -245,5 +245,7 @@ func streamSource[T Item](sem *semantics[T], start func(context.Context) (<-chan
 
 func batchedStreamSource[T Item](sem *semantics[T], start func(context.Context) (<-chan []T, <-chan error), orig any) *source[T] {
 	return &source[T]{sem: sem, orig: []any{orig},
-		batch: func(ctx context.Context, _ *openOpts) pull[[]T] { return openStream(ctx, start, sem.releaseAll) }}
+		batch: func(ctx context.Context, _ *openOpts) pull[[]T] {
+			return nonEmpty[T]{openStream(ctx, start, sem.releaseAll)}
+		}}
 }
