@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/pullkit/broker"
@@ -36,7 +37,9 @@ import (
 // broker.ErrClosed (the receiver no longer learns of revocations).
 //
 // One Receive call at a time: a concurrent call returns an error wrapping
-// broker.ErrUnsupported at once. Receive never closes the source.
+// broker.ErrUnsupported at once; a nil handler, one wrapping
+// broker.ErrInvalidOption, before anything is pulled. Receive never closes
+// the source.
 type Receiver[T Item] struct {
 	src    *source[T]
 	cfg    config
@@ -46,6 +49,9 @@ type Receiver[T Item] struct {
 
 // Receive implements broker.Receiver and broker.RecordReceiver.
 func (r *Receiver[T]) Receive(ctx context.Context, handler func(context.Context, T)) error {
+	if handler == nil {
+		return errNilHandler
+	}
 	if !r.busy.CompareAndSwap(false, true) {
 		return errBusy
 	}
@@ -83,6 +89,9 @@ type BatchReceiver[T Item] struct {
 
 // ReceiveBatch implements broker.BatchedReceiver and broker.BatchedRecordReceiver.
 func (r *BatchReceiver[T]) ReceiveBatch(ctx context.Context, handler func(context.Context, []T)) error {
+	if handler == nil {
+		return errNilHandler
+	}
 	if !r.busy.CompareAndSwap(false, true) {
 		return errBusy
 	}
@@ -99,6 +108,10 @@ func (r *BatchReceiver[T]) ReceiveBatch(ctx context.Context, handler func(contex
 func (r *BatchReceiver[T]) OnRevoke(f func([]broker.TopicPartition)) (unregister func()) {
 	return r.src.onRevoke(f)
 }
+
+// errNilHandler refuses a nil handler before anything is pulled: every
+// item would otherwise be released as a handler panic.
+var errNilHandler = fmt.Errorf("%w: nil handler", broker.ErrInvalidOption)
 
 // receiveQueue is the queue engine: one lane shared by all workers.
 func receiveQueue[T Item](ctx context.Context, src *source[T], cfg *config, revs *revocations, h func(context.Context, T)) error {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pullkit/broker"
 )
@@ -159,5 +160,25 @@ func TestBatchedReceiverNeverHandsOutEmptyOrOversizedBatches(t *testing.T) {
 	})
 	if err != nil || total != 95 {
 		t.Fatalf("ReceiveBatch = %v, %d messages", err, total)
+	}
+}
+
+func TestReceiveWithANilHandlerFailsWithInvalidOptionWithoutPullingAnything(t *testing.T) {
+	q := newFakeQueue(t, 5, nil)
+	l := newFakeLog(t, 1, 5, 0, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for name, receive := range map[string]func() error{
+		"Receiver":              func() error { return MessageIteratorToReceiver(q).Receive(ctx, nil) },
+		"BatchedReceiver":       func() error { return MessageIteratorToBatchedReceiver(q).ReceiveBatch(ctx, nil) },
+		"RecordReceiver":        func() error { return RecordIteratorToRecordReceiver(l).Receive(ctx, nil) },
+		"BatchedRecordReceiver": func() error { return RecordIteratorToBatchedRecordReceiver(l).ReceiveBatch(ctx, nil) },
+	} {
+		if err := receive(); !errors.Is(err, broker.ErrInvalidOption) {
+			t.Errorf("%s with a nil handler = %v, want ErrInvalidOption", name, err)
+		}
+	}
+	if q.pulled() != 0 || l.pulled() != 0 {
+		t.Fatalf("pulled %d messages and %d records for a nil handler", q.pulled(), l.pulled())
 	}
 }
