@@ -26,7 +26,7 @@ type leases struct {
 	mu   sync.Mutex
 	held map[*broker.Settler]time.Time // when the handler got it
 
-	stop chan struct{}
+	stop context.CancelFunc
 	done chan struct{}
 }
 
@@ -37,8 +37,12 @@ func startLeases(ctx context.Context, cfg *config) *leases {
 	l := &leases{
 		every: cfg.extendEvery, max: cfg.extendMax, report: cfg.onError,
 		held: make(map[*broker.Settler]time.Time),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		done: make(chan struct{}),
 	}
+	// Not ctx itself: when it ends, Receive still waits for the handlers at
+	// work, and their messages must stay leased until they return. close
+	// ends the goroutine (and an Extend in flight) once they did.
+	ctx, l.stop = context.WithCancel(context.WithoutCancel(ctx))
 	go l.run(ctx)
 	return l
 }
@@ -78,9 +82,7 @@ func (l *leases) run(ctx context.Context) {
 	for {
 		select {
 		case <-t.C:
-		case <-l.stop:
-			return
-		case <-ctx.Done():
+		case <-ctx.Done(): // close
 			return
 		}
 		now := time.Now()
@@ -121,6 +123,6 @@ func (l *leases) close() {
 	if l == nil {
 		return
 	}
-	close(l.stop)
+	l.stop()
 	<-l.done
 }

@@ -141,3 +141,31 @@ func TestAutoExtendReportsAnUnextendableBackendOnce(t *testing.T) {
 		t.Fatalf("%d reports, first %v; want one wrapping ErrUnsupported", n, first)
 	}
 }
+
+func TestAutoExtendKeepsExtendingWhileAHandlerFinishesDuringShutdown(t *testing.T) {
+	var ec extendCounter
+	src := &leasedMessages{msgs: []broker.Message{ec.message()}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := MessageIteratorToReceiver(src, WithWorkers(1), WithAutoExtend(5*time.Millisecond, time.Minute)).
+		Receive(ctx, func(_ context.Context, m broker.Message) {
+			defer m.Ack()
+			<-ec.extended
+			cancel() // shutdown: Receive waits for this handler, which still works
+			// One extension may have been under way at the cancel; a second
+			// one can only come from a tick after it.
+			want := ec.n.Load() + 2
+			timeout := time.After(5 * time.Second)
+			for ec.n.Load() < want {
+				select {
+				case <-ec.extended:
+				case <-timeout:
+					t.Error("no extension while the handler finished after ctx ended: its lease runs out")
+					return
+				}
+			}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
