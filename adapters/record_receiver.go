@@ -31,11 +31,15 @@ func receiveRecords(ctx context.Context, src *source[broker.Record], cfg *config
 	pl := pool[broker.Record, tracked]{
 		workers: workers, lanes: workers, buf: cfg.buffer,
 		route: func(ctx context.Context, r broker.Record, out []routed[tracked]) ([]routed[tracked], error) {
+			stamp := wm.stamp()
 			if err := wm.wait(ctx); err != nil {
 				return out, err
 			}
+			hr, e, ok := wm.track(r, stamp)
+			if !ok {
+				return out, nil // revoked while it waited: the log replays it
+			}
 			lane := laneOf(&r, byKey, workers)
-			hr, e := wm.track(r)
 			return append(out, routed[tracked]{lane: lane, v: tracked{rec: hr, ent: e}}), nil
 		},
 		// Not handed out: not committed, and its entry holds the
@@ -60,6 +64,7 @@ func receiveRecordBatches(ctx context.Context, src *source[broker.Record], cfg *
 	pl := pool[[]broker.Record, trackedBatch]{
 		workers: workers, lanes: workers, buf: cfg.buffer,
 		route: func(ctx context.Context, b []broker.Record, out []routed[trackedBatch]) ([]routed[trackedBatch], error) {
+			stamp := wm.stamp()
 			if err := wm.wait(ctx); err != nil {
 				return out, err
 			}
@@ -88,7 +93,10 @@ func receiveRecordBatches(ctx context.Context, src *source[broker.Record], cfg *
 				for out[j].lane != lanes[i] {
 					j++
 				}
-				hr, e := wm.track(b[i])
+				hr, e, ok := wm.track(b[i], stamp)
+				if !ok {
+					continue // revoked while the batch waited
+				}
 				out[j].v.recs = append(out[j].v.recs, hr)
 				out[j].v.ents = append(out[j].v.ents, e)
 			}

@@ -381,3 +381,55 @@ func TestBatchedRecordReceiverKeepsPartitionOrderAcrossBatches(t *testing.T) {
 }
 
 func ackCtx(r broker.Record) error { return r.AckContext(context.Background()) }
+
+func TestARecordHeldBackByMaxPendingAcrossARevocationIsNotHandedOutToTheNewAssignment(t *testing.T) {
+	receivers := map[string]func(l *fakeLog) broker.RecordReceiver{
+		"Receiver": func(l *fakeLog) broker.RecordReceiver {
+			return RecordIteratorToRecordReceiver(l, WithWorkers(1), WithMaxPending(1))
+		},
+		"BatchReceiver": func(l *fakeLog) broker.RecordReceiver {
+			return batchesAsRecords{RecordIteratorToBatchedRecordReceiver(l, WithWorkers(1), WithMaxPending(1), WithMaxBatch(1))}
+		},
+	}
+	for name, newReceiver := range receivers {
+		t.Run(name, func(t *testing.T) {
+			l := newFakeLog(t, 1, 2, 0, nil)
+			var c collector
+			stop := receiveInBackground(t, newReceiver(l), c.handle)
+			waitFor(t, "the first record handed out", func() bool { return c.len() == 1 })
+			waitFor(t, "the second one pulled and held back", func() bool { return l.pulled() == 2 })
+			l.revoke(0)    // frees the pending slot: the held record must not go on
+			l.add(0, 0, 1) // partition 0 is assigned again, replayed from the start
+			for off := range int64(2) {
+				waitFor(t, "a record of the new assignment", func() bool { return c.len() == 2+int(off) })
+				c.mu.Lock()
+				r := c.recs[1+off]
+				c.mu.Unlock()
+				if r.Offset != off {
+					t.Errorf("handed out offset %d, want %d: a record pulled before the revocation reached the new assignment", r.Offset, off)
+					break
+				}
+				if err := ackCtx(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := l.commitsOf(0); !slices.Equal(got, []int64{0, 1}) {
+				t.Errorf("partition 0 commits %v, want [0 1]", got)
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// batchesAsRecords runs a batched record receiver with a per-record handler.
+type batchesAsRecords struct{ broker.BatchedRecordReceiver }
+
+func (b batchesAsRecords) Receive(ctx context.Context, h func(context.Context, broker.Record)) error {
+	return b.ReceiveBatch(ctx, func(ctx context.Context, rs []broker.Record) {
+		for _, r := range rs {
+			h(ctx, r)
+		}
+	})
+}

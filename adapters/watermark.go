@@ -34,6 +34,11 @@ type watermark struct {
 	space   chan struct{} // closed when count drops below max; nil when nobody waits
 	closed  atomic.Bool   // the receiver returned: later acks are refused
 	unwatch func()
+	// epoch counts revocations and revokedAt keeps each revoked
+	// partition's latest one, so that track can refuse a record pulled
+	// before its partition was revoked (see stamp).
+	epoch     uint64
+	revokedAt map[broker.TopicPartition]uint64
 }
 
 type partState struct {
@@ -70,7 +75,8 @@ func (e *entry) source() broker.Record {
 const slabSize = 128
 
 func newWatermark(maxPending int, src any) *watermark {
-	w := &watermark{parts: make(map[broker.TopicPartition]*partState), max: maxPending}
+	w := &watermark{parts: make(map[broker.TopicPartition]*partState), max: maxPending,
+		revokedAt: make(map[broker.TopicPartition]uint64)}
 	if n, ok := src.(broker.RevocationNotifier); ok {
 		w.unwatch = n.OnRevoke(w.revoke)
 	}
@@ -98,11 +104,27 @@ func (w *watermark) wait(ctx context.Context) error {
 	}
 }
 
+// stamp is read once a record was pulled, before wait: a revocation
+// while the record waits (and which may be what frees the room it waits
+// for) makes track refuse it.
+func (w *watermark) stamp() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.epoch
+}
+
 // track registers r and returns the copy to hand out, whose Ack goes
-// through the watermark instead of straight to the source.
-func (w *watermark) track(r broker.Record) (broker.Record, *entry) {
+// through the watermark instead of straight to the source. It reports
+// false, tracking nothing, when r's partition was revoked since stamp: r
+// belongs to the previous assignment, and entering it in the fresh
+// watermark would let its ack commit for the new one.
+func (w *watermark) track(r broker.Record, stamp uint64) (broker.Record, *entry, bool) {
 	tp := r.PartitionOf()
 	w.mu.Lock()
+	if w.revokedAt[tp] > stamp {
+		w.mu.Unlock()
+		return broker.Record{}, nil, false
+	}
 	if len(w.slab) == 0 {
 		w.slab = make([]entry, slabSize)
 	}
@@ -124,7 +146,7 @@ func (w *watermark) track(r broker.Record) (broker.Record, *entry) {
 	h := r
 	h.CommitFunc = nil
 	h.Settler = &e.Settler
-	return h, e
+	return h, e, true
 }
 
 // Settle is the handed-out record's Ack: it marks the record done in the watermark.
@@ -220,7 +242,9 @@ func (p *partState) commit(ctx context.Context, last *entry, noWait bool) error 
 func (w *watermark) revoke(tps []broker.TopicPartition) {
 	var gone []*partState
 	w.mu.Lock()
+	w.epoch++
 	for _, tp := range tps {
+		w.revokedAt[tp] = w.epoch
 		p := w.parts[tp]
 		if p == nil {
 			continue
