@@ -8,22 +8,47 @@ import (
 // mergeSource fans several iterators into one pull: a goroutine per
 // source sends into one bounded channel, which is then read as a stream.
 // Each source's own order is kept (so records of a partition stay in
-// offset order, as long as each partition comes from one source).
+// offset order, as long as each partition comes from one source). Each
+// item carries the revocation epoch read when it was pulled, so that the
+// records the channel buffered for a revoked partition are dropped, as
+// every other conversion does.
 func mergeSource[T Item](sem *semantics[T], nexts []func(context.Context) (T, error), origs []any) *source[T] {
 	return &source[T]{sem: sem, orig: origs,
 		single: func(ctx context.Context, o *openOpts) pull[T] {
-			start := func(ctx context.Context) (<-chan T, <-chan error) {
-				return fanIn(ctx, nexts, sem, o.cfg.buffer)
+			ops := singleOps(sem, o.revs)
+			start := func(ctx context.Context) (<-chan stamped[T], <-chan error) {
+				return fanIn(ctx, nexts, &ops, o.cfg.buffer)
 			}
-			return openStream(ctx, start, sem.release)
+			return &freshPull[T]{p: openStream(ctx, start, func(s stamped[T]) { ops.release(s.v) }), ops: ops}
 		}}
 }
+
+// freshPull hands out the stamped items of p that were not revoked since
+// they were pulled.
+type freshPull[E any] struct {
+	p   pull[stamped[E]]
+	ops elemOps[E]
+}
+
+func (f *freshPull[E]) next(ctx context.Context) (E, error) {
+	for {
+		s, err := f.p.next(ctx)
+		if err != nil {
+			return zero[E](), err
+		}
+		if v, ok := f.ops.fresh(s.v, s.stamp); ok {
+			return v, nil
+		}
+	}
+}
+
+func (f *freshPull[E]) stop() { f.p.stop() }
 
 // fanIn runs until ctx ends, every source ended with broker.ErrClosed, or
 // one failed: the first failure stops the others, and comes after the items
 // already in the channel.
-func fanIn[T Item](ctx context.Context, nexts []func(context.Context) (T, error), sem *semantics[T], buf int) (<-chan T, <-chan error) {
-	out := make(chan T, buf)
+func fanIn[T Item](ctx context.Context, nexts []func(context.Context) (T, error), ops *elemOps[T], buf int) (<-chan stamped[T], <-chan error) {
+	out := make(chan stamped[T], buf)
 	errc := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -42,15 +67,16 @@ func fanIn[T Item](ctx context.Context, nexts []func(context.Context) (T, error)
 					}
 					return
 				}
+				s := stamped[T]{v: v, stamp: ops.stamp()}
 				select {
-				case out <- v:
+				case out <- s:
 					continue
 				default:
 				}
 				select {
-				case out <- v:
+				case out <- s:
 				case <-done:
-					sem.release(v)
+					ops.release(v)
 					return
 				}
 			}

@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -140,5 +141,29 @@ func TestMergeRecordIteratorsKeepsPartitionOrder(t *testing.T) {
 	m.Close()
 	if a.subscribers() != 0 || b.subscribers() != 0 {
 		t.Fatal("Close left revocation callbacks registered")
+	}
+}
+
+func TestMergeRecordIteratorsDropsBufferedRecordsOfARevokedPartition(t *testing.T) {
+	l, other := newFakeLog(t, 2, 5, 0, nil), newFakeLog(t, 0, 0, 0, nil)
+	m := MergeRecordIterators(l, other)
+	defer m.Close()
+	ctx := context.Background()
+	if r, err := m.NextRecord(ctx); err != nil || r.Partition != 0 || r.Offset != 0 {
+		t.Fatalf("first = %d@%d, %v", r.Partition, r.Offset, err)
+	}
+	waitFor(t, "the rest buffered by the merge", func() bool { return l.pulled() == 10 })
+	l.revoke(0)    // four records of partition 0 are buffered
+	l.add(0, 0, 1) // assigned again, replayed from its last commit
+	var got []string
+	for range 7 {
+		r, err := m.NextRecord(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d@%d", r.Partition, r.Offset))
+	}
+	if want := []string{"1@0", "1@1", "1@2", "1@3", "1@4", "0@0", "0@1"}; !slices.Equal(got, want) {
+		t.Fatalf("after the revocation got %v, want %v: records of the revoked assignment were handed out", got, want)
 	}
 }
