@@ -433,3 +433,65 @@ func (b batchesAsRecords) Receive(ctx context.Context, h func(context.Context, b
 		}
 	})
 }
+
+// staleThenFresh yields a record of a previous assignment, whose commit
+// the source refuses (as a stream's buffered record after a revocation),
+// then the reassigned partition replayed from offset 0.
+type staleThenFresh struct {
+	mu      sync.Mutex
+	recs    []broker.Record
+	commits []int64
+}
+
+func newStaleThenFresh() *staleThenFresh {
+	s := &staleThenFresh{}
+	s.recs = append(s.recs, broker.Record{Topic: "t", Offset: 3, Settler: broker.NewSettler(
+		func(context.Context, broker.Settlement) error { return broker.ErrPartitionRevoked }, nil)})
+	for off := range int64(2) {
+		s.recs = append(s.recs, broker.Record{Topic: "t", Offset: off, Settler: broker.NewSettler(
+			func(context.Context, broker.Settlement) error {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				s.commits = append(s.commits, off)
+				return nil
+			}, nil)})
+	}
+	return s
+}
+
+func (s *staleThenFresh) NextRecord(ctx context.Context) (broker.Record, error) {
+	s.mu.Lock()
+	if len(s.recs) > 0 {
+		r := s.recs[0]
+		s.recs = s.recs[1:]
+		s.mu.Unlock()
+		return r, nil
+	}
+	s.mu.Unlock()
+	<-ctx.Done()
+	return broker.Record{}, ctx.Err()
+}
+
+func TestACommitTheSourceRefusedDoesNotHideLaterCommitsOfLowerOffsets(t *testing.T) {
+	src := newStaleThenFresh()
+	var c collector
+	stop := receiveInBackground(t, RecordIteratorToRecordReceiver(src, WithWorkers(1)), c.handle)
+	waitFor(t, "three records", func() bool { return c.len() == 3 })
+	if err := ackCtx(c.find(0, 3)); !errors.Is(err, broker.ErrPartitionRevoked) {
+		t.Errorf("ack of the stale record = %v, want the source's refusal", err)
+	}
+	for off := range int64(2) {
+		if err := ackCtx(c.find(0, off)); err != nil {
+			t.Errorf("ack of %d: %v", off, err)
+		}
+	}
+	src.mu.Lock()
+	commits := slices.Clone(src.commits)
+	src.mu.Unlock()
+	if !slices.Equal(commits, []int64{0, 1}) {
+		t.Errorf("commits %v, want [0 1]: acks reported success and committed nothing", commits)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -229,8 +229,11 @@ func (p *partState) commit(ctx context.Context, last *entry, noWait bool) error 
 	if errors.Is(err, broker.ErrAlreadySettled) {
 		return nil
 	}
-	if err != nil && !rec.Settled() {
-		// ctx ended before the commit was even attempted.
+	if err != nil && (!rec.Settled() || errors.Is(err, broker.ErrPartitionRevoked)) {
+		// ctx ended before the commit was even attempted, or the source
+		// refused it (a record of its previous assignment): nothing was
+		// committed, and later commits of lower offsets must not be
+		// skipped as covered.
 		p.committed, p.hasCommit = prev, had
 	}
 	return err
