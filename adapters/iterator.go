@@ -31,6 +31,9 @@ func (c *iterCore[E]) init(open func(context.Context, *revocations) pull[E], wat
 }
 
 func (c *iterCore[E]) next(ctx context.Context) (v E, err error) {
+	if c.open == nil {
+		return v, errZero
+	}
 	c.mu.Lock()
 	switch {
 	case c.p != nil:
@@ -51,7 +54,7 @@ func (c *iterCore[E]) next(ctx context.Context) (v E, err error) {
 // progress; 4. stop the conversion (its goroutines exit, what it buffered is
 // released); 5. stop watching revocations.
 func (c *iterCore[E]) close() error {
-	if !c.closed.CompareAndSwap(false, true) {
+	if !c.closed.CompareAndSwap(false, true) || c.cancel == nil {
 		return nil
 	}
 	c.cancel()

@@ -78,6 +78,9 @@ func (m multiNotifier) OnRevoke(f func([]broker.TopicPartition)) func() {
 }
 
 func (s *source[T]) onRevoke(f func([]broker.TopicPartition)) func() {
+	if s == nil { // a zero-value adapter
+		return func() {}
+	}
 	return forwardRevoke(f, s.orig...)
 }
 

@@ -49,6 +49,9 @@ type Receiver[T Item] struct {
 
 // Receive implements broker.Receiver and broker.RecordReceiver.
 func (r *Receiver[T]) Receive(ctx context.Context, handler func(context.Context, T)) error {
+	if r.src == nil {
+		return errZero
+	}
 	if handler == nil {
 		return errNilHandler
 	}
@@ -89,6 +92,9 @@ type BatchReceiver[T Item] struct {
 
 // ReceiveBatch implements broker.BatchedReceiver and broker.BatchedRecordReceiver.
 func (r *BatchReceiver[T]) ReceiveBatch(ctx context.Context, handler func(context.Context, []T)) error {
+	if r.src == nil {
+		return errZero
+	}
 	if handler == nil {
 		return errNilHandler
 	}

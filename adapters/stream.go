@@ -13,6 +13,10 @@ import (
 // do not allow.
 var errBusy = fmt.Errorf("%w: adapter is already running a Stream, BatchStream or Receive call", broker.ErrUnsupported)
 
+// errZero is what every call on an adapter's zero value returns: only the
+// conversion functions build a usable one.
+var errZero = fmt.Errorf("%w: zero-value adapter; build it with a conversion function", broker.ErrInvalidOption)
+
 // Stream is broker.MessageStream (T = broker.Message) or broker.RecordStream
 // (T = broker.Record) built on another shape.
 //
@@ -43,8 +47,11 @@ type Stream[T Item] struct {
 
 // Stream implements broker.MessageStream and broker.RecordStream.
 func (s *Stream[T]) Stream(ctx context.Context) (<-chan T, <-chan error) {
+	if s.src == nil {
+		return refused[T](errZero)
+	}
 	if !s.busy.CompareAndSwap(false, true) {
-		return refused[T]()
+		return refused[T](errBusy)
 	}
 	revs := s.src.watch()
 	done := func() {
@@ -77,8 +84,11 @@ type BatchStream[T Item] struct {
 
 // BatchStream implements broker.BatchedMessageStream and broker.BatchedRecordStream.
 func (s *BatchStream[T]) BatchStream(ctx context.Context) (<-chan []T, <-chan error) {
+	if s.src == nil {
+		return refused[[]T](errZero)
+	}
 	if !s.busy.CompareAndSwap(false, true) {
-		return refused[[]T]()
+		return refused[[]T](errBusy)
 	}
 	revs := s.src.watch()
 	done := func() {
@@ -97,9 +107,9 @@ func (s *BatchStream[T]) OnRevoke(f func([]broker.TopicPartition)) (unregister f
 	return s.src.onRevoke(f)
 }
 
-func refused[E any]() (<-chan E, <-chan error) {
+func refused[E any](err error) (<-chan E, <-chan error) {
 	ch, errc := make(chan E), make(chan error, 1)
-	errc <- errBusy
+	errc <- err
 	close(ch)
 	close(errc)
 	return ch, errc

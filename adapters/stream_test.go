@@ -193,3 +193,65 @@ func TestNilSourceFailsWithInvalidOptionInsteadOfPanicking(t *testing.T) {
 		t.Fatalf("merge err %v", err)
 	}
 }
+
+func TestZeroValueAdaptersFailWithInvalidOptionInsteadOfPanicking(t *testing.T) {
+	ctx := context.Background()
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, broker.ErrInvalidOption) {
+			t.Errorf("%s: %v, want ErrInvalidOption", what, err)
+		}
+	}
+	noPanic := func(what string, f func()) {
+		t.Helper()
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("%s panicked: %v", what, r)
+			}
+		}()
+		f()
+	}
+	noPanic("MessageIterator", func() {
+		var it MessageIterator
+		_, err := it.NextMessage(ctx)
+		check("MessageIterator.NextMessage", err)
+		if err := it.Close(); err != nil {
+			t.Errorf("MessageIterator.Close: %v", err)
+		}
+	})
+	noPanic("RecordIterator", func() {
+		var it RecordIterator
+		_, err := it.NextRecord(ctx)
+		check("RecordIterator.NextRecord", err)
+		it.OnRevoke(func([]broker.TopicPartition) {})()
+	})
+	noPanic("BatchIterator", func() {
+		var it BatchIterator[broker.Message]
+		_, err := it.NextBatch(ctx)
+		check("BatchIterator.NextBatch", err)
+	})
+	noPanic("Stream", func() {
+		var s Stream[broker.Record]
+		ch, errc := s.Stream(ctx)
+		for range ch {
+		}
+		check("Stream", <-errc)
+		s.OnRevoke(func([]broker.TopicPartition) {})()
+	})
+	noPanic("BatchStream", func() {
+		var s BatchStream[broker.Message]
+		ch, errc := s.BatchStream(ctx)
+		for range ch {
+		}
+		check("BatchStream", <-errc)
+	})
+	noPanic("Receiver", func() {
+		var r Receiver[broker.Message]
+		check("Receiver", r.Receive(ctx, func(context.Context, broker.Message) {}))
+	})
+	noPanic("BatchReceiver", func() {
+		var r BatchReceiver[broker.Record]
+		check("BatchReceiver", r.ReceiveBatch(ctx, func(context.Context, []broker.Record) {}))
+		r.OnRevoke(func([]broker.TopicPartition) {})()
+	})
+}
