@@ -15,14 +15,15 @@ var errAdapterClosed = fmt.Errorf("%w: adapter closed", broker.ErrClosed)
 // on the first call, with a ctx that lives until Close, so that goroutines
 // it starts (a stream's, a receiver's) outlive single calls but not Close.
 type iterCore[E any] struct {
-	open   func(ctx context.Context, revs *revocations) pull[E]
-	watch  func() *revocations
-	ctx    context.Context
-	cancel context.CancelFunc
-	mu     sync.Mutex // serialises next, and Close against next
-	p      pull[E]
-	revs   *revocations
-	closed atomic.Bool
+	open      func(ctx context.Context, revs *revocations) pull[E]
+	watch     func() *revocations
+	ctx       context.Context
+	cancel    context.CancelFunc
+	mu        sync.Mutex // serialises next, and Close against next
+	p         pull[E]
+	revs      *revocations
+	closed    atomic.Bool
+	closeOnce sync.Once
 }
 
 func (c *iterCore[E]) init(open func(context.Context, *revocations) pull[E], watch func() *revocations) {
@@ -53,18 +54,24 @@ func (c *iterCore[E]) next(ctx context.Context) (v E, err error) {
 // call blocked on a stream or receiver source; 3. wait for a call in
 // progress; 4. stop the conversion (its goroutines exit, what it buffered is
 // released); 5. stop watching revocations.
+//
+// A concurrent Close waits for the first one: either returns only once the
+// adapter stopped.
 func (c *iterCore[E]) close() error {
-	if !c.closed.CompareAndSwap(false, true) || c.cancel == nil {
-		return nil
-	}
-	c.cancel()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.p != nil {
-		c.p.stop()
-		c.p = nil
-	}
-	c.revs.close()
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		if c.cancel == nil {
+			return // a zero-value adapter
+		}
+		c.cancel()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.p != nil {
+			c.p.stop()
+			c.p = nil
+		}
+		c.revs.close()
+	})
 	return nil
 }
 

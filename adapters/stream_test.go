@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,4 +255,46 @@ func TestZeroValueAdaptersFailWithInvalidOptionInsteadOfPanicking(t *testing.T) 
 		check("BatchReceiver", r.ReceiveBatch(ctx, func(context.Context, []broker.Record) {}))
 		r.OnRevoke(func([]broker.TopicPartition) {})()
 	})
+}
+
+// slowStop is a broker.Receiver that, once its ctx ended, returns only
+// when release is closed.
+type slowStop struct {
+	stopping, release chan struct{}
+	returned          atomic.Bool
+}
+
+func (s *slowStop) Receive(ctx context.Context, _ func(context.Context, broker.Message)) error {
+	<-ctx.Done()
+	close(s.stopping)
+	<-s.release
+	s.returned.Store(true)
+	return nil
+}
+
+func TestConcurrentCloseReturnsOnlyOnceTheAdapterStopped(t *testing.T) {
+	src := &slowStop{stopping: make(chan struct{}), release: make(chan struct{})}
+	it := ReceiverToMessageIterator(src)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := it.NextMessage(canceled); err == nil { // starts the conversion
+		t.Fatal("NextMessage with a canceled ctx returned a message")
+	}
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		it.Close()
+	}()
+	<-src.stopping // the first Close waits for the source's Receive
+	second := make(chan struct{})
+	go func() {
+		<-second
+		close(src.release)
+	}()
+	close(second)
+	it.Close()
+	if !src.returned.Load() {
+		t.Error("the second Close returned while the first one still waited for the source: the adapter's goroutine outlived Close")
+	}
+	<-first
 }
