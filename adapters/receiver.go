@@ -49,22 +49,9 @@ type Receiver[T Item] struct {
 
 // Receive implements broker.Receiver and broker.RecordReceiver.
 func (r *Receiver[T]) Receive(ctx context.Context, handler func(context.Context, T)) error {
-	if r.src == nil {
-		return errZero
-	}
-	if handler == nil {
-		return errNilHandler
-	}
-	if !r.busy.CompareAndSwap(false, true) {
-		return errBusy
-	}
-	defer r.busy.Store(false)
-	if ctx.Err() != nil {
-		return nil
-	}
-	revs := r.src.watch()
-	defer revs.close()
-	return r.engine(ctx, r.src, &r.cfg, revs, handler)
+	return receive(ctx, r.src, &r.busy, handler == nil, func(revs *revocations) error {
+		return r.engine(ctx, r.src, &r.cfg, revs, handler)
+	})
 }
 
 // OnRevoke forwards to the source, as Stream.OnRevoke does.
@@ -92,22 +79,31 @@ type BatchReceiver[T Item] struct {
 
 // ReceiveBatch implements broker.BatchedReceiver and broker.BatchedRecordReceiver.
 func (r *BatchReceiver[T]) ReceiveBatch(ctx context.Context, handler func(context.Context, []T)) error {
-	if r.src == nil {
+	return receive(ctx, r.src, &r.busy, handler == nil, func(revs *revocations) error {
+		return r.engine(ctx, r.src, &r.cfg, revs, handler)
+	})
+}
+
+// receive is what Receive and ReceiveBatch share around their engine: refuse
+// a zero adapter, a nil handler and a concurrent call, return nil at once for
+// a done ctx, and watch the source's revocations for the call's duration.
+func receive[T Item](ctx context.Context, src *source[T], busy *atomic.Bool, nilHandler bool, run func(*revocations) error) error {
+	if src == nil {
 		return errZero
 	}
-	if handler == nil {
+	if nilHandler {
 		return errNilHandler
 	}
-	if !r.busy.CompareAndSwap(false, true) {
+	if !busy.CompareAndSwap(false, true) {
 		return errBusy
 	}
-	defer r.busy.Store(false)
+	defer busy.Store(false)
 	if ctx.Err() != nil {
 		return nil
 	}
-	revs := r.src.watch()
+	revs := src.watch()
 	defer revs.close()
-	return r.engine(ctx, r.src, &r.cfg, revs, handler)
+	return run(revs)
 }
 
 // OnRevoke forwards to the source, as Stream.OnRevoke does.
