@@ -1,0 +1,453 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/pullkit/broker"
+)
+
+// LogOptions tune one consumer-group consumer; the zero value is ready.
+type LogOptions struct {
+	// MaxBatch is the most records one NextBatch returns, and the most one
+	// poll takes from franz-go's buffers. Default DefaultMaxBatch.
+	MaxBatch int
+
+	// OnCommitError, when set, receives every failed commit (an error
+	// wrapping the Kafka error, naming the partitions), from the
+	// committing goroutine; it must not block for long nor call the
+	// consumer. When nil, the first failure not yet reported is returned
+	// by the next NextRecord or NextBatch call instead. Either way the
+	// commit is retried while the partition stays assigned, and an
+	// AckContext waiting on it returns the error.
+	OnCommitError func(error)
+}
+
+// LogConsumer reads a consumer group's records: a broker.RecordIterator and
+// broker.BatchedIterator with manual, batched, asynchronous commits, and a
+// broker.RevocationNotifier. NextRecord and NextBatch must not be called
+// concurrently; acks, Close and OnRevoke may come from any goroutine.
+//
+// It runs one goroutine of its own (the committer) besides franz-go's;
+// Close stops both.
+type LogConsumer struct {
+	cl       *kgo.Client
+	maxBatch int
+	onErr    func(error)
+
+	mu        sync.Mutex
+	parts     map[tpKey]*partition // the current assignment
+	buf       []buffered           // polled, not handed out yet
+	next      int                  // index of the next record of buf
+	closed    bool
+	finalDone bool
+	cancel    context.CancelFunc // ends the poll in progress, for Close
+	asyncErr  error              // a commit failure to report on the next call
+	changed   chan struct{}      // closed (and replaced) when commit state changes
+	listeners map[int]func([]broker.TopicPartition)
+	nextID    int
+
+	kick      chan struct{} // asks the committer to commit (capacity 1)
+	stop      chan struct{} // closed by Close: final commit, then exit
+	committed chan struct{} // closed when the committer exited
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ broker.RecordIterator     = (*LogConsumer)(nil)
+	_ broker.BatchedIterator    = (*LogConsumer)(nil)
+	_ broker.RevocationNotifier = (*LogConsumer)(nil)
+)
+
+type tpKey struct {
+	topic     string
+	partition int32
+}
+
+// partition is one assigned partition; a new one is made at each
+// assignment, so records and acks of an earlier assignment are told apart
+// by pointer.
+type partition struct {
+	tp      broker.TopicPartition
+	revoked bool // taken away: acks refused, buffered records dropped
+	flushed bool // the revocation's final commit has finished
+
+	acked     int64 // the offset to commit: highest acked offset + 1
+	epoch     int32 // leader epoch of the highest acked record
+	committed int64 // the highest confirmed commit
+	failOff   int64 // the offset of the last failed commit attempt
+	failErr   error
+}
+
+type buffered struct {
+	r *kgo.Record
+	p *partition
+}
+
+// logDelivery is one handed-out record's settlement state.
+type logDelivery struct {
+	broker.Settler
+	c      *LogConsumer
+	p      *partition
+	offset int64
+	epoch  int32
+}
+
+func (d *logDelivery) Settle(ctx context.Context, s broker.Settlement) error {
+	if s.Kind != broker.SettleAck {
+		return fmt.Errorf("kafka: %v of a record: %w: a log record is only acked (committed)", s.Kind, broker.ErrUnsupported)
+	}
+	return d.c.ack(ctx, d, !s.NoWait)
+}
+
+func (d *logDelivery) Extend(context.Context, time.Duration) error {
+	return fmt.Errorf("kafka: extend: %w: consumer-group records have no ack deadline", broker.ErrUnsupported)
+}
+
+// JoinGroup joins consumer group group on topics and returns its consumer.
+// A partition the group never committed starts at cfg.StartOffset
+// (default: its first record). The cluster must answer before ctx ends.
+func JoinGroup(ctx context.Context, cfg Config, group string, topics []string, o LogOptions) (*LogConsumer, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if group == "" {
+		return nil, fmt.Errorf("%w: empty group name", broker.ErrInvalidTopic)
+	}
+	if len(topics) == 0 {
+		return nil, fmt.Errorf("%w: no topic to consume", broker.ErrInvalidTopic)
+	}
+	for _, t := range topics {
+		if err := validateTopic(t); err != nil {
+			return nil, err
+		}
+	}
+	if o.MaxBatch < 0 {
+		return nil, fmt.Errorf("%w: LogOptions.MaxBatch %d is negative", broker.ErrInvalidOption, o.MaxBatch)
+	}
+	c := &LogConsumer{
+		maxBatch:  o.MaxBatch,
+		onErr:     o.OnCommitError,
+		parts:     map[tpKey]*partition{},
+		changed:   make(chan struct{}),
+		listeners: map[int]func([]broker.TopicPartition){},
+		kick:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		committed: make(chan struct{}),
+	}
+	if c.maxBatch == 0 {
+		c.maxBatch = DefaultMaxBatch
+	}
+	reset := kgo.NewOffset().AtStart()
+	if cfg.StartOffset == StartLatest {
+		reset = kgo.NewOffset().AtEnd()
+	}
+	opts := cfg.kgoOpts()
+	opts = append(opts, cfg.consumerOpts()...)
+	opts = append(opts, cfg.Opts...)
+	// Ours come last: the semantics depend on them.
+	opts = append(opts,
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(reset),
+		kgo.DisableAutoCommit(),
+		// A poll's records belong to the assignment until the next poll:
+		// no revocation can slip between franz-go handing us records and
+		// us tying them to their partition's assignment.
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(c.onAssigned),
+		kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) { c.onRevoked(ctx, m, false) }),
+		kgo.OnPartitionsLost(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) { c.onRevoked(ctx, m, true) }),
+	)
+	cl, err := newClient(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.cl = cl
+	go c.commitLoop()
+	return c, nil
+}
+
+// Client returns the underlying franz-go client, for inspection (metrics,
+// lag). Do not poll, commit or close through it.
+func (c *LogConsumer) Client() *kgo.Client { return c.cl }
+
+func (c *LogConsumer) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for topic, ps := range assigned {
+		for _, p := range ps {
+			k := tpKey{topic, p}
+			if old := c.parts[k]; old != nil && !old.revoked {
+				continue
+			}
+			c.parts[k] = &partition{tp: broker.TopicPartition{Topic: topic, Partition: int64(p)}}
+		}
+	}
+}
+
+// onRevoked runs in franz-go's group goroutine before the partitions can be
+// given to another member: it refuses later acks, drops buffered records,
+// commits what was acked (unless the partitions were lost, when a commit
+// cannot succeed) and tells the listeners.
+func (c *LogConsumer) onRevoked(ctx context.Context, revoked map[string][]int32, lost bool) {
+	c.mu.Lock()
+	var (
+		gone  []*partition
+		flush []pendingCommit
+		tps   []broker.TopicPartition
+	)
+	for topic, ps := range revoked {
+		for _, p := range ps {
+			k := tpKey{topic, p}
+			st := c.parts[k]
+			if st == nil {
+				continue
+			}
+			delete(c.parts, k)
+			st.revoked = true
+			gone = append(gone, st)
+			tps = append(tps, st.tp)
+			if !lost && st.acked > st.committed {
+				flush = append(flush, pendingCommit{st, st.acked, st.epoch})
+			}
+		}
+	}
+	listeners := make([]func([]broker.TopicPartition), 0, len(c.listeners))
+	for _, f := range c.listeners {
+		listeners = append(listeners, f)
+	}
+	c.mu.Unlock()
+
+	if len(flush) > 0 {
+		ctx, cancel := context.WithTimeout(ctx, DefaultCloseTimeout)
+		c.commit(ctx, flush)
+		cancel()
+	}
+	c.mu.Lock()
+	for _, st := range gone {
+		st.flushed = true
+	}
+	c.broadcastLocked()
+	c.mu.Unlock()
+	if len(tps) == 0 {
+		return
+	}
+	for _, f := range listeners {
+		f(append([]broker.TopicPartition(nil), tps...))
+	}
+}
+
+// OnRevoke registers f, called with the partitions this consumer loses in
+// a rebalance (and on Close), from franz-go's group goroutine, before
+// their new owner can read them. f must not block for long nor call the
+// consumer.
+func (c *LogConsumer) OnRevoke(f func(revoked []broker.TopicPartition)) (unregister func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := c.nextID
+	c.nextID++
+	c.listeners[id] = f
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.listeners, id)
+	}
+}
+
+// NextRecord returns the next record, polling when none is buffered. A
+// commit failure not yet reported (see LogOptions.OnCommitError) is
+// returned first.
+func (c *LogConsumer) NextRecord(ctx context.Context) (broker.Record, error) {
+	for {
+		c.mu.Lock()
+		if err := c.readyLocked(ctx); err != nil {
+			c.mu.Unlock()
+			return broker.Record{}, err
+		}
+		if b, ok := c.popLocked(); ok {
+			c.mu.Unlock()
+			return c.record(b), nil
+		}
+		c.mu.Unlock()
+		if err := c.poll(ctx); err != nil {
+			return broker.Record{}, err
+		}
+	}
+}
+
+// NextBatch returns between 1 and MaxBatch records, those already polled
+// or else the next poll's.
+func (c *LogConsumer) NextBatch(ctx context.Context) ([]broker.Record, error) {
+	for {
+		c.mu.Lock()
+		if err := c.readyLocked(ctx); err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		var out []broker.Record
+		for len(out) < c.maxBatch {
+			b, ok := c.popLocked()
+			if !ok {
+				break
+			}
+			if out == nil {
+				out = make([]broker.Record, 0, min(c.maxBatch, len(c.buf)-c.next+1))
+			}
+			out = append(out, c.record(b))
+		}
+		c.mu.Unlock()
+		if len(out) > 0 {
+			return out, nil
+		}
+		if err := c.poll(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (c *LogConsumer) readyLocked(ctx context.Context) error {
+	if c.closed {
+		return fmt.Errorf("kafka: consumer: %w", broker.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := c.asyncErr; err != nil {
+		c.asyncErr = nil
+		return err
+	}
+	return nil
+}
+
+// popLocked takes the next buffered record whose partition is still ours.
+func (c *LogConsumer) popLocked() (buffered, bool) {
+	for c.next < len(c.buf) {
+		b := c.buf[c.next]
+		c.buf[c.next] = buffered{}
+		c.next++
+		if !b.p.revoked {
+			return b, true
+		}
+	}
+	return buffered{}, false
+}
+
+// record converts a polled record; the settlement state is one allocation.
+func (c *LogConsumer) record(b buffered) broker.Record {
+	r := b.r
+	d := &logDelivery{c: c, p: b.p, offset: r.Offset, epoch: r.LeaderEpoch}
+	d.Settler.Init(d)
+	rec := broker.Record{
+		Offset:        r.Offset,
+		Partition:     int64(r.Partition),
+		Topic:         r.Topic,
+		Value:         r.Value,
+		Attributes:    decodeHeaders(r.Headers),
+		PublishTime:   r.Timestamp,
+		IngestionTime: time.Now(),
+		Settler:       &d.Settler,
+	}
+	if len(r.Key) > 0 {
+		rec.Key = string(r.Key)
+	}
+	return rec
+}
+
+// poll fills the buffer from franz-go. Records handed out before are not
+// buffered any more, so this is where a blocked rebalance may proceed.
+func (c *LogConsumer) poll(ctx context.Context) error {
+	c.cl.AllowRebalance()
+	pctx, cancel := context.WithCancel(ctx)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		cancel()
+		return fmt.Errorf("kafka: consumer: %w", broker.ErrClosed)
+	}
+	c.cancel = cancel
+	c.mu.Unlock()
+
+	fetches := c.cl.PollRecords(pctx, c.maxBatch)
+	cancel()
+
+	c.mu.Lock()
+	c.cancel = nil
+	clear(c.buf)
+	c.buf, c.next = c.buf[:0], 0
+	var fetchErr error
+	fetches.EachError(func(topic string, p int32, err error) {
+		if fetchErr == nil && !retriableFetchErr(err) {
+			fetchErr = fmt.Errorf("kafka: fetch %s/%d: %w", topic, p, err)
+		}
+	})
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		st := c.parts[tpKey{fp.Topic, fp.Partition}]
+		if st == nil || st.revoked {
+			return // not ours (cannot happen while rebalances wait for us)
+		}
+		for _, r := range fp.Records {
+			c.buf = append(c.buf, buffered{r, st})
+		}
+	})
+	closed := c.closed
+	n := len(c.buf)
+	c.mu.Unlock()
+	if n == 0 {
+		// Nothing handed out from this poll: let a waiting rebalance go.
+		c.cl.AllowRebalance()
+	}
+	switch {
+	case closed:
+		return fmt.Errorf("kafka: consumer: %w", broker.ErrClosed)
+	case n > 0:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case fetchErr != nil:
+		return classify(ctx, "poll", fetchErr)
+	}
+	return nil
+}
+
+// retriableFetchErr reports fetch errors franz-go handles by itself.
+func retriableFetchErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, kgo.ErrClientClosed) || isRetriable(err)
+}
+
+// Close stops fetching, commits every acked offset (waiting up to
+// DefaultCloseTimeout), leaves the group so that its partitions move to the
+// other members at once, and stops every goroutine. Records handed out but
+// not acked are not committed: the group replays them. Close is
+// idempotent; it never deletes the group or its commits.
+func (c *LogConsumer) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		if c.cancel != nil {
+			c.cancel()
+		}
+		c.mu.Unlock()
+		close(c.stop)
+		<-c.committed
+		c.cl.CloseAllowingRebalance()
+		c.mu.Lock()
+		c.finalDone = true
+		c.broadcastLocked()
+		if c.onErr == nil && c.asyncErr != nil {
+			c.closeErr, c.asyncErr = c.asyncErr, nil
+		}
+		c.mu.Unlock()
+	})
+	return c.closeErr
+}
