@@ -1,0 +1,84 @@
+package pulsar
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/pullkit/broker"
+)
+
+// toProperties converts attributes to Pulsar message properties, which are
+// strings only. The conversion is documented in the package doc; it never
+// fails for a value broker.ValidateAttributes accepted. size is the bytes of
+// keys and values, for the size check.
+func toProperties(attrs map[string]any) (props map[string]string, size int, err error) {
+	if len(attrs) == 0 {
+		return nil, 0, nil
+	}
+	props = make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		s, err := attributeString(k, v)
+		if err != nil {
+			return nil, 0, err
+		}
+		props[k] = s
+		size += len(k) + len(s)
+	}
+	return props, size, nil
+}
+
+func attributeString(k string, v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return base64.StdEncoding.EncodeToString(v), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case int:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int8:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int16:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int32:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case uint:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint8:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint16:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint32:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint64:
+		return strconv.FormatUint(v, 10), nil
+	case float32:
+		return strconv.FormatFloat(float64(v), 'g', -1, 32), nil
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64), nil
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano), nil
+	case time.Duration:
+		return v.String(), nil
+	case nil:
+		return "", fmt.Errorf("%w: key %q: nil value", broker.ErrInvalidAttribute, k)
+	}
+	return "", fmt.Errorf("%w: key %q: unsupported type %T", broker.ErrInvalidAttribute, k, v)
+}
+
+// fromProperties returns the properties as attributes (all strings), or nil.
+func fromProperties(props map[string]string) map[string]any {
+	if len(props) == 0 {
+		return nil
+	}
+	attrs := make(map[string]any, len(props))
+	for k, v := range props {
+		attrs[k] = v
+	}
+	return attrs
+}

@@ -1,0 +1,457 @@
+package pulsar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	pc "github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/pullkit/broker"
+)
+
+// maxAckBatch bounds how many settlements the acker sends in one request.
+const maxAckBatch = 1000
+
+// QueueConsumer reads a Shared or KeyShared subscription. It implements
+// broker.MessageIterator and broker.BatchedMessageIterator; NextMessage and
+// NextBatch must not be called concurrently with each other (settlement may
+// happen from any goroutine).
+//
+// It runs one goroutine besides the client's own: the acker, which sends
+// acknowledgements in batches and waits for the broker's responses; Close
+// stops it after it sent everything settled before.
+type QueueConsumer struct {
+	client   *Client
+	cons     pc.Consumer
+	msgs     <-chan pc.ConsumerMessage
+	topic    string
+	sub      string
+	cfg      QueueConfig
+	dlqTopic string // where Reject sends, "" when it drops
+
+	// mu is held for reading while a settlement is handed to the acker or a
+	// nack to the client, and for writing by Close, so none arrives after
+	// the acker stopped or the consumer closed.
+	mu     sync.RWMutex
+	closed bool
+	jobs   chan *delivery
+	stop   chan struct{} // closed by Close
+	acked  chan struct{} // closed when the acker is done
+
+	errMu    sync.Mutex
+	asyncErr error // first failure of an Ack or Reject not waited for
+
+	closeOnce sync.Once
+	closeErr  error
+
+	dlq pc.Producer // owned by the acker
+	ids []pc.MessageID
+}
+
+var (
+	_ broker.MessageIterator        = (*QueueConsumer)(nil)
+	_ broker.BatchedMessageIterator = (*QueueConsumer)(nil)
+)
+
+// delivery is one message handed out; it is also the acker's job.
+type delivery struct {
+	broker.Settler
+	c      *QueueConsumer
+	msg    pc.Message
+	kind   broker.SettleKind
+	reason string
+	done   chan error // nil when nobody waits for the outcome
+}
+
+// Subscribe opens a consumer of subscription on topic, creating the
+// subscription if needed (at cfg.InitialPosition). Closing the consumer never
+// deletes the subscription. ctx bounds the wait for the broker. Bad names
+// fail with broker.ErrInvalidTopic, a bad cfg with broker.ErrInvalidOption.
+func (c *Client) Subscribe(ctx context.Context, topic, subscription string, cfg QueueConfig) (*QueueConsumer, error) {
+	if err := validateTopic(topic); err != nil {
+		return nil, err
+	}
+	if err := validateSubscription(subscription); err != nil {
+		return nil, err
+	}
+	if err := checkCommon(&cfg.ReceiverQueueSize, &cfg.MaxBatch); err != nil {
+		return nil, err
+	}
+	if err := cfg.Poison.Validate(); err != nil {
+		return nil, err
+	}
+	q := &QueueConsumer{
+		client: c, topic: topic, sub: subscription, cfg: cfg,
+		jobs: make(chan *delivery, maxAckBatch), stop: make(chan struct{}), acked: make(chan struct{}),
+	}
+	o := pc.ConsumerOptions{
+		Topic:                          topic,
+		SubscriptionName:               subscription,
+		Type:                           pc.Shared,
+		SubscriptionInitialPosition:    cfg.InitialPosition.native(PositionLatest),
+		ReceiverQueueSize:              cfg.ReceiverQueueSize,
+		Name:                           cfg.ConsumerName,
+		NackRedeliveryDelay:            cfg.Poison.NackDelay,
+		AckWithResponse:                true,
+		EnableBatchIndexAcknowledgment: true,
+	}
+	if cfg.KeyShared {
+		o.Type = pc.KeyShared
+	}
+	if o.NackRedeliveryDelay == 0 {
+		o.NackRedeliveryDelay = DefaultNackDelay
+	}
+	if cfg.Poison.Action == broker.PoisonDeadLetter {
+		q.dlqTopic = cfg.Poison.DeadLetterTopic
+		if q.dlqTopic == "" {
+			q.dlqTopic = topic + "-" + subscription + "-DLQ"
+		}
+		if err := validateTopic(q.dlqTopic); err != nil {
+			return nil, fmt.Errorf("%w: dead-letter topic: %w", broker.ErrInvalidOption, err)
+		}
+		if cfg.Poison.MaxDeliveries > 0 {
+			o.DLQ = &pc.DLQPolicy{MaxDeliveries: uint32(cfg.Poison.MaxDeliveries), DeadLetterTopic: q.dlqTopic}
+		}
+	}
+	if cfg.ConsumerOptions != nil {
+		cfg.ConsumerOptions(&o)
+	}
+	if err := c.track(q); err != nil {
+		return nil, err
+	}
+	cons, err := c.subscribe(ctx, o)
+	if err != nil {
+		c.untrack(q)
+		return nil, err
+	}
+	q.cons, q.msgs = cons, cons.Chan()
+	go q.runAcker()
+	return q, nil
+}
+
+// Native returns the underlying pulsar-client-go consumer. Receiving or
+// settling through it bypasses this package's bookkeeping; do not close it.
+func (q *QueueConsumer) Native() pc.Consumer { return q.cons }
+
+func (q *QueueConsumer) closedErr() error {
+	return fmt.Errorf("%w: consumer of subscription %q on %q", broker.ErrClosed, q.sub, q.topic)
+}
+
+// NextMessage returns the next message, waiting until one arrives, ctx ends
+// (an error matching ctx.Err()) or the consumer is closed
+// (broker.ErrClosed). A canceled call takes nothing from the client's
+// queue. If an Ack or Reject that nobody waited for failed since the last
+// call, NextMessage returns that error once, and the next call goes on.
+func (q *QueueConsumer) NextMessage(ctx context.Context) (broker.Message, error) {
+	if err := q.takeAsyncErr(); err != nil {
+		return broker.Message{}, err
+	}
+	for {
+		cm, err := q.receive(ctx, true)
+		if err != nil {
+			return broker.Message{}, err
+		}
+		if m, ok := q.convert(cm); ok {
+			return m, nil
+		}
+	}
+}
+
+// NextBatch returns between 1 and QueueConfig.MaxBatch messages: it waits
+// like NextMessage for the first, then takes what the client already
+// prefetched, without waiting to fill the batch. The slice is the caller's.
+func (q *QueueConsumer) NextBatch(ctx context.Context) ([]broker.Message, error) {
+	if err := q.takeAsyncErr(); err != nil {
+		return nil, err
+	}
+	var batch []broker.Message
+	for len(batch) < q.cfg.MaxBatch {
+		cm, err := q.receive(ctx, len(batch) == 0)
+		if err != nil {
+			if len(batch) > 0 {
+				// Hand out what was taken; the error shows on the next call
+				// (ctx's and ErrClosed persist by themselves).
+				return batch, nil
+			}
+			return nil, err
+		}
+		if cm == nil {
+			break
+		}
+		if m, ok := q.convert(cm); ok {
+			if batch == nil {
+				batch = make([]broker.Message, 0, min(q.cfg.MaxBatch, 1+len(q.msgs)))
+			}
+			batch = append(batch, m)
+		}
+	}
+	return batch, nil
+}
+
+// receive takes one message from the client's queue. With wait false it
+// returns nil at once if none is ready.
+func (q *QueueConsumer) receive(ctx context.Context, wait bool) (pc.Message, error) {
+	if !wait {
+		select {
+		case cm, ok := <-q.msgs:
+			if !ok {
+				return nil, q.closedErr()
+			}
+			return cm.Message, nil
+		default:
+			return nil, nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case <-q.stop:
+		return nil, q.closedErr()
+	default:
+	}
+	select {
+	case cm, ok := <-q.msgs:
+		if !ok {
+			return nil, q.closedErr()
+		}
+		return cm.Message, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-q.stop:
+		return nil, q.closedErr()
+	}
+}
+
+// convert makes a broker.Message of cm, or settles it itself and reports
+// false (a message past MaxDeliveries under PoisonTerminate).
+func (q *QueueConsumer) convert(cm pc.Message) (broker.Message, bool) {
+	d := &delivery{c: q, msg: cm}
+	d.Settler.Init(d)
+	count := int(cm.RedeliveryCount()) + 1
+	if q.cfg.Poison.Action == broker.PoisonTerminate && q.cfg.Poison.Exceeded(count) {
+		_ = d.Settle(context.Background(), broker.Settlement{Kind: broker.SettleAck, NoWait: true})
+		return broker.Message{}, false
+	}
+	return broker.Message{
+		ID:            messageIDString(cm.ID()),
+		Key:           cm.Key(),
+		Data:          cm.Payload(),
+		Attributes:    fromProperties(cm.Properties()),
+		PublishTime:   cm.PublishTime(),
+		IngestionTime: time.Now(),
+		DeliveryCount: count,
+		Settler:       &d.Settler,
+	}, true
+}
+
+// messageIDString is "ledger:entry:batchIndex:partition".
+func messageIDString(id pc.MessageID) string {
+	b := make([]byte, 0, 40)
+	b = strconv.AppendInt(b, id.LedgerID(), 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, id.EntryID(), 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(id.BatchIdx()), 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(id.PartitionIdx()), 10)
+	return string(b)
+}
+
+// Settle carries a settlement to the client (broker.SettleHandler).
+//   - Ack goes to the acker, which acknowledges with response; AckContext
+//     waits for the broker's answer.
+//   - Nack is the client's NackID: redelivery after NackRedeliveryDelay;
+//     Settlement.Delay is ignored (the client has one delay per consumer).
+//     It goes through the acker too, after the acks settled before it, so
+//     that the redelivery of a batch entry it triggers already knows which
+//     of the entry's messages were acked.
+//   - Reject publishes the message to the dead-letter topic, then acks it;
+//     without a dead-letter topic it acks (drops) it.
+func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
+	q := d.c
+	q.mu.RLock()
+	if q.closed {
+		q.mu.RUnlock()
+		return q.closedErr()
+	}
+	d.kind, d.reason = s.Kind, s.Reason
+	if !s.NoWait {
+		d.done = make(chan error, 1)
+	}
+	q.jobs <- d // the acker runs until Close, which waits for mu
+	q.mu.RUnlock()
+	if s.NoWait {
+		return nil
+	}
+	select {
+	case err := <-d.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Extend returns broker.ErrUnsupported: pulsar-client-go v0.19.0 has no ack
+// timeout, so there is no deadline to extend.
+func (d *delivery) Extend(context.Context, time.Duration) error {
+	return fmt.Errorf("%w: pulsar consumers have no ack deadline", broker.ErrUnsupported)
+}
+
+// runAcker sends the settlements handed to it, as many per request as have
+// queued, until Close; then it sends what is left and returns.
+func (q *QueueConsumer) runAcker() {
+	defer close(q.acked)
+	batch := make([]*delivery, 0, 64)
+	for {
+		select {
+		case d := <-q.jobs:
+			batch = q.drain(append(batch[:0], d))
+			q.settleBatch(batch)
+		case <-q.stop:
+			for {
+				batch = q.drain(batch[:0])
+				if len(batch) == 0 {
+					return
+				}
+				q.settleBatch(batch)
+			}
+		}
+	}
+}
+
+func (q *QueueConsumer) drain(batch []*delivery) []*delivery {
+	for len(batch) < maxAckBatch {
+		select {
+		case d := <-q.jobs:
+			batch = append(batch, d)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (q *QueueConsumer) settleBatch(batch []*delivery) {
+	q.ids = q.ids[:0]
+	acks := batch[:0:0]
+	var nacks []*delivery
+	for _, d := range batch {
+		if d.kind == broker.SettleNack {
+			nacks = append(nacks, d)
+			continue
+		}
+		if d.kind == broker.SettleReject && q.dlqTopic != "" {
+			if err := q.deadLetter(d); err != nil {
+				// Not dead-lettered: let it come back rather than lose it.
+				q.cons.NackID(d.msg.ID())
+				q.finish(d, err)
+				continue
+			}
+		}
+		q.ids = append(q.ids, d.msg.ID())
+		acks = append(acks, d)
+	}
+	// Nacks after the acks: see Settle.
+	defer func() {
+		for _, d := range nacks {
+			q.cons.NackID(d.msg.ID())
+			q.finish(d, nil)
+		}
+	}()
+	if len(q.ids) == 0 {
+		return
+	}
+	err := q.cons.AckIDList(q.ids)
+	var perID pc.AckError
+	if !errors.As(err, &perID) {
+		perID = nil
+	}
+	for i, d := range acks {
+		e := err
+		if perID != nil {
+			e = perID[q.ids[i]]
+		}
+		if e != nil {
+			e = classify(fmt.Sprintf("ack %s on subscription %q", messageIDString(d.msg.ID()), q.sub), e)
+		}
+		q.finish(d, e)
+	}
+	clear(q.ids)
+}
+
+// deadLetter publishes d's message to the dead-letter topic, with its key
+// and properties, plus the reject reason as property "pullkit-reject-reason".
+func (q *QueueConsumer) deadLetter(d *delivery) error {
+	if q.dlq == nil {
+		p, err := q.client.native.CreateProducer(pc.ProducerOptions{Topic: q.dlqTopic})
+		if err != nil {
+			return classify(fmt.Sprintf("create dead-letter producer for %q", q.dlqTopic), err)
+		}
+		q.dlq = p
+	}
+	props := d.msg.Properties()
+	if d.reason != "" {
+		cp := make(map[string]string, len(props)+1)
+		for k, v := range props {
+			cp[k] = v
+		}
+		cp["pullkit-reject-reason"] = d.reason
+		props = cp
+	}
+	_, err := q.dlq.Send(context.Background(), &pc.ProducerMessage{
+		Payload: d.msg.Payload(), Key: d.msg.Key(), OrderingKey: d.msg.OrderingKey(), Properties: props,
+	})
+	return classify(fmt.Sprintf("dead-letter to %q", q.dlqTopic), err)
+}
+
+func (q *QueueConsumer) finish(d *delivery, err error) {
+	if d.done != nil {
+		d.done <- err
+		return
+	}
+	if err != nil {
+		q.errMu.Lock()
+		if q.asyncErr == nil {
+			q.asyncErr = err
+		}
+		q.errMu.Unlock()
+	}
+}
+
+func (q *QueueConsumer) takeAsyncErr() error {
+	q.errMu.Lock()
+	defer q.errMu.Unlock()
+	err := q.asyncErr
+	q.asyncErr = nil
+	return err
+}
+
+// Close stops the consumer: waiting calls return broker.ErrClosed, the
+// acker sends every settlement made before and waits for the broker's
+// answers, then the client's consumer closes, and the broker redelivers
+// every message it holds unacknowledged (handed out or only prefetched) to
+// the subscription's other consumers. The subscription stays. Settling
+// after Close returns broker.ErrClosed. Close returns the first failure of an
+// Ack or Reject nobody waited for, if it was not yet reported. Idempotent;
+// concurrent calls wait for the first.
+func (q *QueueConsumer) Close() error {
+	q.closeOnce.Do(func() {
+		q.mu.Lock()
+		q.closed = true
+		close(q.stop)
+		q.mu.Unlock()
+		<-q.acked
+		q.cons.Close()
+		if q.dlq != nil {
+			q.dlq.Close()
+		}
+		q.client.untrack(q)
+		q.closeErr = q.takeAsyncErr()
+	})
+	return q.closeErr
+}
