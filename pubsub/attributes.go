@@ -1,0 +1,142 @@
+package pubsub
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pullkit/broker"
+)
+
+// Pub/Sub's limits, checked before anything is sent.
+const (
+	// MaxAttributes is the most attributes a message may carry.
+	MaxAttributes = 100
+	// MaxAttributeKeySize is the longest attribute key, in bytes.
+	MaxAttributeKeySize = 256
+	// MaxAttributeValueSize is the longest attribute value, in bytes,
+	// after conversion to a string.
+	MaxAttributeValueSize = 1024
+	// MaxOrderingKeySize is the longest OutboundMessage.Key, in bytes.
+	MaxOrderingKeySize = 1024
+	// MaxMessageSize is the largest message Pub/Sub accepts: 10 MB
+	// (decimal) for the data, and for the whole encoded message (data,
+	// attributes and ordering key) within the 10 MB publish request.
+	MaxMessageSize = 10_000_000
+)
+
+// reservedPrefix starts attribute keys Pub/Sub keeps for itself.
+const reservedPrefix = "goog"
+
+// toAttributes converts broker attributes to Pub/Sub's string attributes
+// (see the package doc for the rules) and checks Pub/Sub's limits. Errors
+// wrap broker.ErrInvalidAttribute.
+func toAttributes(attrs map[string]any) (map[string]string, error) {
+	if len(attrs) == 0 {
+		return nil, nil
+	}
+	if len(attrs) > MaxAttributes {
+		return nil, fmt.Errorf("%w: %d attributes, Pub/Sub allows %d", broker.ErrInvalidAttribute, len(attrs), MaxAttributes)
+	}
+	out := make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		switch {
+		case k == "":
+			return nil, fmt.Errorf("%w: empty key", broker.ErrInvalidAttribute)
+		case len(k) > MaxAttributeKeySize:
+			return nil, fmt.Errorf("%w: key %.32q…: %d bytes, Pub/Sub allows %d", broker.ErrInvalidAttribute, k, len(k), MaxAttributeKeySize)
+		case strings.HasPrefix(k, reservedPrefix):
+			return nil, fmt.Errorf("%w: key %q: the prefix %q is reserved by Pub/Sub", broker.ErrInvalidAttribute, k, reservedPrefix)
+		}
+		s, err := attributeString(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: key %q: %v", broker.ErrInvalidAttribute, k, err)
+		}
+		if len(s) > MaxAttributeValueSize {
+			return nil, fmt.Errorf("%w: key %q: value of %d bytes, Pub/Sub allows %d", broker.ErrInvalidAttribute, k, len(s), MaxAttributeValueSize)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// attributeString is the string form of one attribute value.
+func attributeString(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return base64.StdEncoding.EncodeToString(v), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case int:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int8:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int16:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int32:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case uint:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint8:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint16:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint32:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint64:
+		return strconv.FormatUint(v, 10), nil
+	case float32:
+		return strconv.FormatFloat(float64(v), 'g', -1, 32), nil
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64), nil
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano), nil
+	case time.Duration:
+		return v.String(), nil
+	case nil:
+		return "", fmt.Errorf("nil value")
+	}
+	return "", fmt.Errorf("unsupported type %T", v)
+}
+
+// fromAttributes turns received attributes into the broker's map: every
+// value is a string.
+func fromAttributes(attrs map[string]string) map[string]any {
+	if len(attrs) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(attrs))
+	for k, v := range attrs {
+		out[k] = v
+	}
+	return out
+}
+
+// checkMessage checks what Pub/Sub limits besides attributes: the ordering
+// key and the size of the encoded message.
+func checkMessage(key string, data []byte, attrs map[string]string) error {
+	if len(key) > MaxOrderingKeySize {
+		return fmt.Errorf("%w: key (ordering key) of %d bytes, Pub/Sub allows %d", broker.ErrInvalidAttribute, len(key), MaxOrderingKeySize)
+	}
+	if len(data) > MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes of data, Pub/Sub allows %d", broker.ErrMessageTooLarge, len(data), MaxMessageSize)
+	}
+	// Only large messages can reach the limit with their attributes; the
+	// exact encoded size is computed only for those.
+	if len(data) > MaxMessageSize-MaxAttributes*(MaxAttributeKeySize+MaxAttributeValueSize+8)-MaxOrderingKeySize-8 {
+		size := proto.Size(&pb.PubsubMessage{Data: data, Attributes: attrs, OrderingKey: key})
+		if size > MaxMessageSize {
+			return fmt.Errorf("%w: encoded message of %d bytes (data, attributes and key), Pub/Sub allows %d", broker.ErrMessageTooLarge, size, MaxMessageSize)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,364 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	gpubsub "cloud.google.com/go/pubsub/v2"
+
+	"github.com/pullkit/broker"
+)
+
+// Receiver runs a callback for each message of a subscription, on the
+// client library's streaming pull. It implements broker.Receiver.
+type Receiver struct {
+	c      *Client
+	name   string
+	native *gpubsub.Subscriber
+	cfg    ReceiveConfig
+	info   subscriptionInfo
+	maxExt time.Duration // lease horizon the library keeps, 0: none
+
+	mu      sync.Mutex
+	running bool
+}
+
+var _ broker.Receiver = (*Receiver)(nil)
+
+// Receiver opens a receiver of the named subscription (an ID, or a full
+// "projects/…/subscriptions/…" name). It reads the subscription's settings
+// (dead-letter policy, exactly-once delivery) once, so a missing
+// subscription fails here with an error wrapping broker.ErrNotFound; an
+// empty name fails with broker.ErrInvalidTopic, a bad cfg with
+// broker.ErrInvalidOption.
+func (c *Client) Receiver(ctx context.Context, subscription string, cfg ReceiveConfig) (*Receiver, error) {
+	if subscription == "" {
+		return nil, fmt.Errorf("%w: empty subscription name", broker.ErrInvalidTopic)
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.usable(); err != nil {
+		return nil, err
+	}
+	info, err := c.subscriptionInfo(ctx, subscription)
+	if err != nil {
+		return nil, err
+	}
+	native := c.c.Subscriber(c.subscriptionPath(subscription))
+	native.ReceiveSettings = cfg.receiveSettings()
+	return &Receiver{c: c, name: subscription, native: native, cfg: cfg, info: info, maxExt: maxExtension(native.ReceiveSettings)}, nil
+}
+
+// Native returns the client library's subscriber. Its ReceiveSettings must
+// not be changed while Receive runs.
+func (r *Receiver) Native() *gpubsub.Subscriber { return r.native }
+
+// Receive pulls messages and calls handler for each, from as many
+// goroutines as the library runs (up to MaxOutstandingMessages at once),
+// until ctx ends (it returns nil) or pulling fails for good (it returns
+// the error, classified: broker.ErrNotFound for a deleted subscription,
+// broker.ErrUnauthenticated, broker.ErrUnavailable). Only one Receive may
+// run at a time on a Receiver; another fails with broker.ErrUnsupported.
+//
+// Shutdown, once ctx ends: 1. messages the library pulls from then on are
+// nacked without reaching handler; 2. Receive waits for the handler calls
+// in progress to return; 3. it nacks every message handed to handler and
+// not settled yet (settling one later returns an error wrapping
+// broker.ErrClosed), so it is redelivered at once instead of after its
+// deadline; 4. the library sends the acks and nacks it batched, and
+// Receive returns. No goroutine of the call outlives it.
+func (r *Receiver) Receive(ctx context.Context, handler func(context.Context, broker.Message)) error {
+	if handler == nil {
+		return fmt.Errorf("%w: nil handler", broker.ErrInvalidOption)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := r.c.usable(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if r.running {
+		r.mu.Unlock()
+		return fmt.Errorf("%w: pubsub: a Receive is already running on subscription %q", broker.ErrUnsupported, r.name)
+	}
+	r.running = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.running = false
+		r.mu.Unlock()
+	}()
+
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := &receiveState{r: r}
+	st.head.next, st.head.prev = &st.head, &st.head
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		<-rctx.Done()
+		st.stop()
+	}()
+	defer st.closeDeadLetters()
+	err := r.native.Receive(rctx, func(hctx context.Context, m *gpubsub.Message) {
+		d := st.begin(m)
+		if d == nil {
+			m.Nack() // pulled after shutdown began: never handed out
+			return
+		}
+		defer st.end()
+		handler(hctx, d.message())
+	})
+	cancel()
+	<-watched
+	if err != nil {
+		return classify(err, fmt.Sprintf("receive from subscription %q", r.name))
+	}
+	return nil
+}
+
+// receiveState tracks one Receive call's messages that were handed to the
+// handler and are not settled, in an intrusive list (no allocation beyond
+// the delivery), so that shutdown can nack them.
+type receiveState struct {
+	r        *Receiver
+	mu       sync.Mutex
+	head     delivery // sentinel of the list of unsettled deliveries
+	active   int      // handler calls in progress
+	stopping bool
+
+	// dlq publishes rejected messages to ReceiveConfig.DeadLetterTopic;
+	// made on the first Reject, closed when Receive returns.
+	dlqOnce sync.Once
+	dlq     *Publisher
+	dlqErr  error
+}
+
+func (st *receiveState) closeDeadLetters() {
+	st.dlqOnce.Do(func() {})
+	if st.dlq != nil {
+		_ = st.dlq.Close()
+	}
+}
+
+// begin registers m before it is handed out, or returns nil once shutdown began.
+func (st *receiveState) begin(m *gpubsub.Message) *delivery {
+	d := &delivery{st: st, m: m, received: time.Now()}
+	d.Settler.Init(d)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.stopping {
+		return nil
+	}
+	st.active++
+	d.prev, d.next = st.head.prev, &st.head
+	st.head.prev.next = d
+	st.head.prev = d
+	return d
+}
+
+// end marks a handler call returned.
+func (st *receiveState) end() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.active--
+	if st.stopping && st.active == 0 {
+		st.releaseLocked()
+	}
+}
+
+// stop starts shutdown; the unsettled messages are nacked once no handler
+// call is in progress.
+func (st *receiveState) stop() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.stopping = true
+	if st.active == 0 {
+		st.releaseLocked()
+	}
+}
+
+func (st *receiveState) releaseLocked() {
+	for d := st.head.next; d != &st.head; {
+		next := d.next
+		d.prev, d.next = nil, nil
+		d.released = true
+		d.m.Nack()
+		d = next
+	}
+	st.head.next, st.head.prev = &st.head, &st.head
+}
+
+// take removes d from the unsettled list; it reports false if shutdown
+// already nacked d.
+func (st *receiveState) take(d *delivery) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if d.released {
+		return false
+	}
+	d.prev.next = d.next
+	d.next.prev = d.prev
+	d.prev, d.next = nil, nil
+	return true
+}
+
+// delivery is one message handed out: its broker.Settler, the library's
+// message and its place in the unsettled list.
+type delivery struct {
+	broker.Settler
+	st         *receiveState
+	m          *gpubsub.Message
+	received   time.Time
+	prev, next *delivery
+	released   bool // nacked by shutdown; guarded by st.mu
+}
+
+func (d *delivery) message() broker.Message {
+	m := d.m
+	msg := broker.Message{
+		ID:            m.ID,
+		Key:           m.OrderingKey,
+		Data:          m.Data,
+		Attributes:    fromAttributes(m.Attributes),
+		PublishTime:   m.PublishTime,
+		IngestionTime: d.received,
+		Settler:       &d.Settler,
+	}
+	// Pub/Sub counts deliveries only for subscriptions with a dead-letter
+	// policy; without one DeliveryAttempt is nil and the count unknown (0).
+	if m.DeliveryAttempt != nil {
+		msg.DeliveryCount = *m.DeliveryAttempt
+	}
+	return msg
+}
+
+// Settle carries the message's one settlement to the library: see the
+// package doc for what each kind means on Pub/Sub.
+func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
+	if !d.st.take(d) {
+		return fmt.Errorf("%w: pubsub: message %s was nacked when its Receive ended", broker.ErrClosed, d.m.ID)
+	}
+	switch s.Kind {
+	case broker.SettleAck:
+		if s.NoWait {
+			d.m.Ack()
+			return nil
+		}
+		return d.wait(ctx, d.m.AckWithResult(), "ack")
+	case broker.SettleNack:
+		if s.NoWait {
+			d.m.Nack()
+			return nil
+		}
+		return d.wait(ctx, d.m.NackWithResult(), "nack")
+	default: // broker.SettleReject
+		return d.reject(ctx, s)
+	}
+}
+
+// wait returns the outcome of an ack or nack. Only exactly-once
+// subscriptions report one; on others the library hands back a result that
+// is successful at once, and the ack itself is best-effort.
+func (d *delivery) wait(ctx context.Context, r *gpubsub.AckResult, what string) error {
+	status, err := r.Get(ctx)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return err
+		}
+		return classify(err, fmt.Sprintf("%s of message %s", what, d.m.ID))
+	}
+	if status != gpubsub.AcknowledgeStatusSuccess {
+		return fmt.Errorf("pubsub: %s of message %s: status %d", what, d.m.ID, status)
+	}
+	return nil
+}
+
+// reject publishes a copy of the message to ReceiveConfig.DeadLetterTopic
+// (if set) and acks it. If the copy cannot be published the message is
+// nacked instead, so it is not lost, and the error returned.
+func (d *delivery) reject(ctx context.Context, s broker.Settlement) error {
+	r := d.st.r
+	if r.cfg.DeadLetterTopic == "" {
+		if s.NoWait {
+			d.m.Ack()
+			return nil
+		}
+		return d.wait(ctx, d.m.AckWithResult(), "ack of a rejected message")
+	}
+	if s.NoWait {
+		// Reject() does not return an error; bound its wait.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rejectTimeout)
+		defer cancel()
+	}
+	err := d.st.forward(ctx, d.m)
+	if err != nil {
+		d.m.Nack()
+		return err
+	}
+	if s.NoWait {
+		d.m.Ack()
+		return nil
+	}
+	return d.wait(ctx, d.m.AckWithResult(), "ack of a rejected message")
+}
+
+// rejectTimeout bounds Message.Reject's publish to the dead-letter topic.
+const rejectTimeout = 30 * time.Second
+
+// forward publishes a copy of m to the dead-letter topic.
+func (st *receiveState) forward(ctx context.Context, m *gpubsub.Message) error {
+	st.dlqOnce.Do(func() { st.dlq, st.dlqErr = st.r.c.Publisher(PublishConfig{}) })
+	if st.dlqErr != nil {
+		return st.dlqErr
+	}
+	t, err := st.dlq.topic(st.r.cfg.DeadLetterTopic)
+	if err != nil {
+		return err
+	}
+	cp := &gpubsub.Message{Data: m.Data, Attributes: m.Attributes, OrderingKey: m.OrderingKey}
+	var res [1]*gpubsub.PublishResult
+	if err := t.send(ctx, []*gpubsub.Message{cp}, res[:]); err != nil {
+		return err
+	}
+	_, err = t.result(ctx, cp, res[0])
+	return err
+}
+
+// Extend keeps the message leased for at least dur from now. The client
+// library extends every unsettled message's lease by itself, while Receive
+// runs, up to ReceiveConfig.MaxExtension after receipt; it has no call to
+// lease one message longer. So Extend succeeds when now+dur is within that
+// horizon (there is nothing to do), and otherwise fails with an error
+// wrapping broker.ErrUnsupported (also when extension is disabled).
+func (d *delivery) Extend(ctx context.Context, dur time.Duration) error {
+	if err := d.st.check(d); err != nil {
+		return err
+	}
+	horizon := d.received.Add(d.st.r.maxExt)
+	if d.st.r.maxExt > 0 && !time.Now().Add(dur).After(horizon) {
+		return nil
+	}
+	return fmt.Errorf("%w: pubsub: the client library leases a message for at most MaxExtension (%v) after receipt, and %v from now is past that", broker.ErrUnsupported, d.st.r.maxExt, dur)
+}
+
+func (st *receiveState) check(d *delivery) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if d.released {
+		return fmt.Errorf("%w: pubsub: message %s was nacked when its Receive ended", broker.ErrClosed, d.m.ID)
+	}
+	if st.stopping {
+		// The library stops extending leases once Receive is shutting down.
+		return fmt.Errorf("%w: pubsub: Receive is ending", broker.ErrClosed)
+	}
+	return nil
+}
+
