@@ -630,3 +630,32 @@ func (s *Server) Messages(path string) ([]Message, error) {
 func (s *Server) DeadLetters(path string) ([]Message, error) {
 	return s.Messages(strings.TrimSuffix(path, "/") + "/$DeadLetterQueue")
 }
+
+// UpdateQueue changes the lock duration and max delivery count of an
+// existing queue or subscription (path is a queue name or
+// "topic/Subscriptions/name"), as the administration API's UpdateQueue and
+// UpdateSubscription do; zero fields of opts are left as they are. Locks
+// already taken keep their expiry; the new values apply from the next
+// delivery. DeadLetterOnMessageExpiration is not changed.
+func (s *Server) UpdateQueue(path string, opts *QueueOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	q := s.receiveSource(path)
+	if q == nil || q.dlq == nil { // dead-letter queues have no settings of their own
+		return fmt.Errorf("%w: %s", ErrNotFound, path)
+	}
+	if opts == nil {
+		return nil
+	}
+	if opts.LockDuration > 0 {
+		q.lockDuration = opts.LockDuration
+		q.dlq.lockDuration = opts.LockDuration
+	}
+	if opts.MaxDeliveryCount > 0 {
+		q.maxDelivery = uint32(opts.MaxDeliveryCount)
+	}
+	return nil
+}

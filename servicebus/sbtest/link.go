@@ -287,7 +287,7 @@ func (l *link) deliverMessage(q *queue, m *storedMessage, now time.Time) {
 		q.unlock(m.lockToken)
 		return
 	}
-	l.transfer(payload, dotnetTag(m.lockToken), false, &outDelivery{q: q, token: m.lockToken})
+	l.transfer(payload, dotnetTag(m.lockToken), false, &outDelivery{q: q, token: m.lockToken, l: l})
 }
 
 // transfer sends one delivery, split into frames that fit the client's

@@ -1,6 +1,8 @@
 package sbtest
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/Azure/go-amqp"
@@ -20,6 +22,7 @@ const sessionIncomingWindow = 1<<31 - 1
 type outDelivery struct {
 	q     *queue
 	token amqp.UUID
+	l     *link // the receiver link it went out on
 }
 
 type session struct {
@@ -59,7 +62,11 @@ func (s *session) flowFields(f *performFlow) *performFlow {
 // onEnd answers the client's end (§2.7.8). The SDK closes a session after
 // every CBS put-token and blocks until this answer arrives.
 func (s *session) onEnd() {
+	links := slices.Collect(maps.Values(s.links))
 	s.detachAll()
+	for _, l := range links {
+		s.releaseUnsettled(l)
+	}
 	delete(s.c.sessions, s.ch)
 	s.c.sendPerformative(s.ch, &performEnd{})
 }
@@ -263,7 +270,28 @@ func (s *session) onDetach(d *performDetach) error {
 		return nil
 	}
 	l.forget()
+	s.releaseUnsettled(l) // after forget: not back onto this link
 	delete(s.links, d.Handle)
 	s.c.sendPerformative(s.ch, &performDetach{Handle: d.Handle, Closed: true})
 	return nil
+}
+
+// releaseUnsettled puts back the messages a receiver link that the client
+// closes (detach, end) still holds unsettled, once it stopped receiving: a message can only be
+// settled on the link it came on, and Service Bus frees the locks of a
+// link that goes away (in practice these are messages that reached the
+// client's releaser after ReceiveMessages returned, or that it never
+// handed out). They are released, not abandoned: the delivery is not
+// counted. A dropped connection keeps its locks until they expire.
+func (s *session) releaseUnsettled(l *link) {
+	if l.kind != linkReceive {
+		return
+	}
+	now := time.Now()
+	for id, od := range s.unsettled {
+		if od.l == l {
+			delete(s.unsettled, id)
+			od.q.settle(od.token, settlement{kind: settleRelease}, now)
+		}
+	}
 }
