@@ -2,8 +2,11 @@ package kafka_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pullkit/broker"
 	"github.com/pullkit/broker/brokertest"
@@ -39,4 +42,48 @@ func TestLogConformance(t *testing.T) {
 	for _, tg := range targets() {
 		t.Run(tg.name, func(t *testing.T) { brokertest.RunLogTests(t, logHarness(tg)) })
 	}
+}
+
+// lockDuration is the share groups' acquisition lock in the deadline tests.
+const lockDuration = 500 * time.Millisecond
+
+func queueHarness(tg target) brokertest.QueueHarness {
+	return brokertest.QueueHarness{
+		NewTopic: func(ctx context.Context, t testing.TB) (string, error) {
+			name := unique("queue")
+			return name, tg.cluster(t).createTopic(ctx, t, name, 1, nil)
+		},
+		Publisher: func(ctx context.Context, t testing.TB) (broker.Publisher, error) {
+			return kafka.NewPublisher(ctx, tg.cluster(t).cfg)
+		},
+		Subscribe: func(ctx context.Context, t testing.TB, topic, sub string, o brokertest.SubscribeOptions) (brokertest.QueueConsumer, error) {
+			return kafka.JoinShareGroup(ctx, shareConfig(tg.cluster(t).cfg), sub+"-"+topic, []string{topic}, kafka.QueueOptions{
+				MaxBatch:     o.MaxBatch,
+				StartOffset:  kafka.StartEarliest, // the topic is fresh: earliest is "after the first Subscribe"
+				LockDuration: o.AckDeadline,
+				Poison:       broker.PoisonPolicy{MaxDeliveries: o.MaxDeliveries},
+			})
+		},
+		Features: brokertest.QueueFeatures{
+			DeliveryCount:   true,
+			Reject:          true,
+			MaxMessageSize:  kafka.DefaultMaxMessageBytes,
+			BatchedIterator: true,
+			TypedAttributes: true,
+		},
+		Options: brokertest.Options{Timeout: 30 * time.Second},
+	}
+}
+
+func TestQueueConformance(t *testing.T) {
+	for _, tg := range targets() {
+		t.Run(tg.name, func(t *testing.T) { brokertest.RunQueueTests(t, queueHarness(tg)) })
+	}
+}
+
+// shareConfig shortens fetch waits: franz-go sends a flush of share acks
+// (AckContext) only between share fetches, so a long-polling fetch delays it.
+func shareConfig(cfg kafka.Config) kafka.Config {
+	cfg.Opts = append(slices.Clip(cfg.Opts), kgo.FetchMaxWait(50*time.Millisecond))
+	return cfg
 }
