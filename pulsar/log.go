@@ -59,6 +59,12 @@ type partState struct {
 	gen       uint64 // incremented when the partition is taken away
 	inactive  bool   // a Failover consumer that is not the partition's active one
 	committed int64  // highest offset whose cumulative ack the broker confirmed
+	// last is the highest offset handed out since the partition was last
+	// (re)assigned. After a reconnection the broker replays from the last
+	// commit while records prefetched before it are still queued in the
+	// client; records at or below last were handed out already and are
+	// dropped, so offsets keep increasing.
+	last int64
 }
 
 // recDelivery is one record handed out; it is also the acker's job.
@@ -135,7 +141,7 @@ func (l *LogConsumer) closedErr() error {
 func (l *LogConsumer) partLocked(p int32) *partState {
 	ps := l.parts[p]
 	if ps == nil {
-		ps = &partState{committed: -1}
+		ps = &partState{committed: -1, last: -1}
 		l.parts[p] = ps
 	}
 	return ps
@@ -165,6 +171,7 @@ func (f *failoverListener) BecameInactive(_ pc.Consumer, _ string, partition int
 	}
 	ps.inactive = true
 	ps.gen++
+	ps.last = -1 // if it comes back, it is replayed from the last commit
 	fns := make([]func([]broker.TopicPartition), 0, len(l.revokers))
 	for _, fn := range l.revokers {
 		fns = append(fns, fn)
@@ -288,7 +295,8 @@ func (l *LogConsumer) receive(ctx context.Context, wait bool) (pc.Message, error
 }
 
 // convert makes a Record of cm; ok is false for a record of a revoked
-// partition, which is dropped (its new owner reads it).
+// partition, which is dropped (its new owner reads it), and for a replayed
+// record this consumer handed out already (see partState.last).
 func (l *LogConsumer) convert(cm pc.Message) (r broker.Record, ok bool, err error) {
 	id := cm.ID()
 	off, err := Offset(id)
@@ -298,10 +306,11 @@ func (l *LogConsumer) convert(cm pc.Message) (r broker.Record, ok bool, err erro
 	p := id.PartitionIdx()
 	l.pmu.Lock()
 	ps := l.partLocked(p)
-	if ps.inactive {
+	if ps.inactive || off <= ps.last {
 		l.pmu.Unlock()
 		return broker.Record{}, false, nil
 	}
+	ps.last = off
 	gen := ps.gen
 	l.pmu.Unlock()
 	d := &recDelivery{c: l, id: id, part: p, offset: off, gen: gen}

@@ -48,6 +48,8 @@ type QueueConsumer struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	recent *recentAcks // confirmed acks, to drop stale copies
+
 	dlq pc.Producer // owned by the acker
 	ids []pc.MessageID
 }
@@ -87,6 +89,7 @@ func (c *Client) Subscribe(ctx context.Context, topic, subscription string, cfg 
 	q := &QueueConsumer{
 		client: c, topic: topic, sub: subscription, cfg: cfg,
 		jobs: make(chan *delivery, maxAckBatch), stop: make(chan struct{}), acked: make(chan struct{}),
+		recent: newRecentAcks(max(4*cfg.ReceiverQueueSize, 4096)),
 	}
 	o := pc.ConsumerOptions{
 		Topic:                          topic,
@@ -227,9 +230,13 @@ func (q *QueueConsumer) receive(ctx context.Context, wait bool) (pc.Message, err
 	}
 }
 
-// convert makes a broker.Message of cm, or settles it itself and reports
-// false (a message past MaxDeliveries under PoisonTerminate).
+// convert makes a broker.Message of cm, or reports false for a message it
+// drops: one past MaxDeliveries under PoisonTerminate (acked here), or a
+// stale copy of one whose ack the broker confirmed (see recentAcks).
 func (q *QueueConsumer) convert(cm pc.Message) (broker.Message, bool) {
+	if q.recent.has(keyOf(cm.ID())) {
+		return broker.Message{}, false // a stale copy of a message whose ack was confirmed
+	}
 	d := &delivery{c: q, msg: cm}
 	d.Settler.Init(d)
 	count := int(cm.RedeliveryCount()) + 1
@@ -378,6 +385,8 @@ func (q *QueueConsumer) settleBatch(batch []*delivery) {
 		}
 		if e != nil {
 			e = classify(fmt.Sprintf("ack %s on subscription %q", messageIDString(d.msg.ID()), q.sub), e)
+		} else {
+			q.recent.add(keyOf(d.msg.ID()))
 		}
 		q.finish(d, e)
 	}

@@ -21,25 +21,27 @@ func validateTopic(name string) error {
 		return err
 	}
 	bad := func(why string) error { return fmt.Errorf("%w: %q: %s", broker.ErrInvalidTopic, name, why) }
-	rest := name
-	if domain, after, ok := strings.Cut(name, "://"); ok {
+	var parts []string
+	if domain, rest, ok := strings.Cut(name, "://"); ok {
 		if domain != "persistent" && domain != "non-persistent" {
 			return bad("domain must be persistent or non-persistent")
 		}
-		rest = after
-		if strings.Count(rest, "/") < 2 {
+		// tenant/namespace/topic, or the legacy tenant/cluster/namespace/topic
+		// whose topic may hold slashes.
+		parts = strings.SplitN(rest, "/", 4)
+		if len(parts) < 3 {
 			return bad("want <domain>://<tenant>/<namespace>/<topic>")
 		}
+	} else {
+		parts = strings.Split(name, "/")
+		if n := len(parts); n != 1 && n != 3 && n != 4 {
+			return bad("want <topic> or <tenant>/<namespace>/<topic>")
+		}
 	}
-	parts := strings.SplitN(rest, "/", 3)
-	switch len(parts) {
-	case 1:
-	case 3:
-		if !nameChars.MatchString(parts[0]) || !nameChars.MatchString(parts[1]) {
+	for _, p := range parts[:len(parts)-1] {
+		if !nameChars.MatchString(p) {
 			return bad("tenant and namespace may only hold letters, digits and -=:._")
 		}
-	default:
-		return bad("want <topic> or <tenant>/<namespace>/<topic>")
 	}
 	local := parts[len(parts)-1]
 	if local == "" {

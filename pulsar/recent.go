@@ -1,0 +1,57 @@
+package pulsar
+
+import (
+	"sync"
+
+	pc "github.com/apache/pulsar-client-go/pulsar"
+)
+
+// msgKey identifies a message within a consumer's topic.
+type msgKey struct {
+	ledger, entry int64
+	batch, part   int32
+}
+
+func keyOf(id pc.MessageID) msgKey {
+	return msgKey{id.LedgerID(), id.EntryID(), id.BatchIdx(), id.PartitionIdx()}
+}
+
+// recentAcks remembers the last acknowledgements the broker confirmed, so
+// that a copy of an acked message that the broker had dispatched before the
+// ack reached it (after a reconnection, the broker redelivers what was
+// unacknowledged, acks in flight included) is dropped instead of handed out
+// again. Such copies arrive within a receiver queue or so of the ack, so a
+// bounded window suffices.
+type recentAcks struct {
+	mu   sync.Mutex
+	set  map[msgKey]struct{}
+	ring []msgKey
+	next int
+}
+
+func newRecentAcks(n int) *recentAcks {
+	return &recentAcks{set: make(map[msgKey]struct{}, n), ring: make([]msgKey, 0, n)}
+}
+
+func (r *recentAcks) add(k msgKey) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.set[k]; ok {
+		return
+	}
+	if len(r.ring) < cap(r.ring) {
+		r.ring = append(r.ring, k)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = k
+		r.next = (r.next + 1) % len(r.ring)
+	}
+	r.set[k] = struct{}{}
+}
+
+func (r *recentAcks) has(k msgKey) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.set[k]
+	return ok
+}
