@@ -118,6 +118,10 @@ const (
 	// grows up to 60 s, which is also how late messages in flight on a
 	// stream that Receive closed come back.
 	DefaultAckDeadline = 10 * time.Second
+
+	// minExtendedDeadline is the shortest lease that survives until the
+	// library's first extension, 5 s after receipt.
+	minExtendedDeadline = 10 * time.Second
 )
 
 // ReceiveConfig configures a Receiver or a Consumer. The zero value means
@@ -150,7 +154,9 @@ type ReceiveConfig struct {
 	// AckDeadline, if not zero, fixes the lease the client asks for at
 	// receipt and at each extension (the client library's
 	// Min/MaxDurationPerAckExtension). Pub/Sub accepts 10 s to 600 s; the
-	// in-process pstest server accepts less. 0: DefaultAckDeadline.
+	// in-process pstest server accepts less, down to 1 s, but only with
+	// MaxExtension < 0: the library's first extension comes 5 s after
+	// receipt. 0: DefaultAckDeadline.
 	//
 	// It is also the streaming pull's ack deadline: messages the server
 	// had sent on a stream but the client library had not read yet when
@@ -189,6 +195,8 @@ func (c ReceiveConfig) withDefaults() (ReceiveConfig, error) {
 		return c, fmt.Errorf("%w: pubsub: ReceiveConfig.AckDeadline %v is negative", broker.ErrInvalidOption, c.AckDeadline)
 	case c.AckDeadline > 0 && c.AckDeadline < time.Second:
 		return c, fmt.Errorf("%w: pubsub: ReceiveConfig.AckDeadline %v is under a second", broker.ErrInvalidOption, c.AckDeadline)
+	case c.AckDeadline > 0 && c.AckDeadline < minExtendedDeadline && c.MaxExtension >= 0 && c.Settings == nil:
+		return c, fmt.Errorf("%w: pubsub: ReceiveConfig.AckDeadline %v needs MaxExtension < 0: the client library first extends a lease 5 s after receipt, so with extension on the lease must be at least %v", broker.ErrInvalidOption, c.AckDeadline, minExtendedDeadline)
 	case c.MaxBatch < 0 || c.MaxWait < 0 || c.Buffer < 0:
 		return c, fmt.Errorf("%w: pubsub: ReceiveConfig.MaxBatch, MaxWait and Buffer must not be negative", broker.ErrInvalidOption)
 	}

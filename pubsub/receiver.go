@@ -361,4 +361,3 @@ func (st *receiveState) check(d *delivery) error {
 	}
 	return nil
 }
-
