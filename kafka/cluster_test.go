@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/pullkit/broker/brokertest"
 	"github.com/pullkit/broker/kafka"
 )
 
@@ -56,6 +58,8 @@ func startFake(tb testing.TB, opts ...kfake.Opt) *testCluster {
 		kfake.BrokerConfigs(map[string]string{
 			"group.share.heartbeat.interval.ms":    "100",
 			"group.consumer.heartbeat.interval.ms": "100",
+			// Expired share locks are noticed within 100 ms, not 5 s.
+			"share.record.lock.sweep.interval.ms": "100",
 		}),
 	}, opts...)
 	c, err := kfake.NewCluster(opts...)
@@ -120,4 +124,43 @@ func (tc *testCluster) rawClient(tb testing.TB, opts ...kgo.Opt) *kgo.Client {
 	}
 	tb.Cleanup(cl.Close)
 	return cl
+}
+
+// emulateGroupConfig makes up for kfake reading the share lock duration and
+// delivery limit from broker configs only (Kafka reads the group configs
+// that kafka.QueueOptions writes): it sets them broker-wide on this test's
+// own cluster. A real cluster needs nothing.
+func (tc *testCluster) emulateGroupConfig(ctx context.Context, o brokertest.SubscribeOptions) error {
+	if tc.fake == nil {
+		return nil
+	}
+	set := map[string]string{}
+	if o.AckDeadline > 0 {
+		set["group.share.record.lock.duration.ms"] = strconv.FormatInt(o.AckDeadline.Milliseconds(), 10)
+	}
+	if o.MaxDeliveries > 0 {
+		set["group.share.delivery.count.limit"] = strconv.Itoa(o.MaxDeliveries)
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.cfg.Brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var alter []kadm.AlterConfig
+	for k, v := range set {
+		alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
+	}
+	resp, err := kadm.NewClient(cl).AlterBrokerConfigs(ctx, alter)
+	if err != nil {
+		return err
+	}
+	for _, r := range resp {
+		if r.Err != nil {
+			return fmt.Errorf("altering kfake broker configs %v: %w (%s)", set, r.Err, r.ErrMessage)
+		}
+	}
+	return nil
 }

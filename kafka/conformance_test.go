@@ -57,6 +57,9 @@ func queueHarness(tg target) brokertest.QueueHarness {
 			return kafka.NewPublisher(ctx, tg.cluster(t).cfg)
 		},
 		Subscribe: func(ctx context.Context, t testing.TB, topic, sub string, o brokertest.SubscribeOptions) (brokertest.QueueConsumer, error) {
+			if err := tg.cluster(t).emulateGroupConfig(ctx, o); err != nil {
+				return nil, err
+			}
 			return kafka.JoinShareGroup(ctx, shareConfig(tg.cluster(t).cfg), sub+"-"+topic, []string{topic}, kafka.QueueOptions{
 				MaxBatch:     o.MaxBatch,
 				StartOffset:  kafka.StartEarliest, // the topic is fresh: earliest is "after the first Subscribe"
@@ -66,6 +69,9 @@ func queueHarness(tg target) brokertest.QueueHarness {
 		},
 		Features: brokertest.QueueFeatures{
 			DeliveryCount:   true,
+			AckDeadline:     lockDuration,
+			Extend:          true,
+			MaxDeliveries:   true,
 			Reject:          true,
 			MaxMessageSize:  kafka.DefaultMaxMessageBytes,
 			BatchedIterator: true,

@@ -74,6 +74,9 @@ type QueueConsumer struct {
 	ackSeq    uint64
 	closeOnce sync.Once
 	closeErr  error
+
+	renewTimer *time.Timer    // renews extended locks
+	renewing   sync.WaitGroup // a renewal in progress, for Close
 }
 
 type ackErr struct {
@@ -91,8 +94,10 @@ type shareDelivery struct {
 	broker.Settler
 	c        *QueueConsumer
 	r        *kgo.Record
-	deadline time.Time // when the broker's acquisition lock ends
-	expired  bool      // released by us after the deadline passed
+	deadline time.Time     // when the broker's acquisition lock ends
+	lock     time.Duration // how long a renewal keeps it
+	until    time.Time     // Extend asked to keep it leased until then
+	expired  bool          // released by us after the deadline passed
 }
 
 // JoinShareGroup joins share group group on topics. The cluster must
@@ -270,7 +275,13 @@ func (c *QueueConsumer) takeLocked() broker.Message {
 	r := c.buf[c.next]
 	c.buf[c.next] = nil
 	c.next++
-	d := &shareDelivery{c: c, r: r, deadline: r.AcquisitionDeadline()}
+	d := &shareDelivery{c: c, r: r, deadline: r.AcquisitionDeadline(), lock: c.lockDur}
+	if d.deadline.IsZero() && c.lockDur > 0 {
+		d.deadline = time.Now().Add(c.lockDur)
+	}
+	if d.lock == 0 && !d.deadline.IsZero() {
+		d.lock = time.Until(d.deadline) // conservative: never longer than the broker's
+	}
 	d.Settler.Init(d)
 	c.held[d] = struct{}{}
 	m := broker.Message{
@@ -445,44 +456,110 @@ func (d *shareDelivery) Settle(ctx context.Context, s broker.Settlement) error {
 	return nil
 }
 
-// Extend renews the message's acquisition lock (Kafka 4.2+, KIP-1222) for
-// the group's lock duration, whatever d asks: Kafka renews by a fixed
-// length. It waits for the broker's answer.
-func (d *shareDelivery) Extend(ctx context.Context, _ time.Duration) error {
+// Extend keeps the message acquired for at least dur from now. Kafka
+// renews a lock (Kafka 4.2+, KIP-1222) by the group's fixed lock duration,
+// so the consumer renews it now and again whenever the lock nears its end,
+// until dur has passed or the message is settled. It waits for the first
+// renewal's answer.
+func (d *shareDelivery) Extend(ctx context.Context, dur time.Duration) error {
 	c := d.c
 	c.mu.Lock()
 	if d.expired || c.closed {
 		c.mu.Unlock()
 		return fmt.Errorf("kafka: extend of message %d-%d: the message was released", d.r.Partition, d.r.Offset)
 	}
-	seq := c.ackSeq
-	start := time.Now()
+	if until := time.Now().Add(dur); until.After(d.until) {
+		d.until = until
+	}
 	c.mu.Unlock()
-	d.r.Ack(kgo.AckRenew)
+	err := c.renew(ctx, []*shareDelivery{d})
+	c.scheduleRenew()
+	return err
+}
+
+// renew renews the locks of ds and waits for the broker's answer.
+func (c *QueueConsumer) renew(ctx context.Context, ds []*shareDelivery) error {
+	c.mu.Lock()
+	seq := c.ackSeq
+	c.mu.Unlock()
+	start := time.Now()
+	for _, d := range ds {
+		d.r.Ack(kgo.AckRenew)
+	}
 	if err := c.cl.FlushAcks(ctx); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.ackErrs[tpKey{d.r.Topic, d.r.Partition}]; ok && e.seq > seq {
-		return classify(ctx, fmt.Sprintf("extend of message %d-%d", d.r.Partition, d.r.Offset), e.err)
+	var first error
+	for _, d := range ds {
+		if e, ok := c.ackErrs[tpKey{d.r.Topic, d.r.Partition}]; ok && e.seq > seq {
+			if first == nil {
+				first = classify(ctx, fmt.Sprintf("extend of message %d-%d", d.r.Partition, d.r.Offset), e.err)
+			}
+			continue
+		}
+		if _, held := c.held[d]; held && d.lock > 0 {
+			d.deadline = start.Add(d.lock)
+		}
 	}
-	if lock := c.lockDuration(d); lock > 0 {
-		d.deadline = start.Add(lock)
-	}
-	return nil
+	return first
 }
 
-// lockDuration is the lock a renewal grants: the configured one, or the
-// one the first delivery was given.
-func (c *QueueConsumer) lockDuration(d *shareDelivery) time.Duration {
-	if c.lockDur > 0 {
-		return c.lockDur
+// scheduleRenew arms the renewal timer for the held message whose
+// extended lock is nearest its end.
+func (c *QueueConsumer) scheduleRenew() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
 	}
-	if d.deadline.IsZero() {
-		return 0
+	var next time.Time
+	for d := range c.held {
+		if d.lock <= 0 || !d.until.After(d.deadline) {
+			continue
+		}
+		at := d.deadline.Add(-d.lock / 2)
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
 	}
-	return time.Until(d.deadline) // conservative: never longer than the broker's
+	if next.IsZero() {
+		return
+	}
+	if c.renewTimer == nil {
+		c.renewTimer = time.AfterFunc(time.Until(next), c.renewDue)
+	} else {
+		c.renewTimer.Reset(time.Until(next))
+	}
+}
+
+// renewDue renews the extended locks that are past half their length.
+// It runs on the renewal timer's goroutine; Close waits for it.
+func (c *QueueConsumer) renewDue() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.renewing.Add(1)
+	defer c.renewing.Done()
+	now := time.Now()
+	var due []*shareDelivery
+	var lock time.Duration
+	for d := range c.held {
+		if d.lock > 0 && d.until.After(d.deadline) && !now.Before(d.deadline.Add(-d.lock/2)) {
+			due = append(due, d)
+			lock = max(lock, d.lock)
+		}
+	}
+	c.mu.Unlock()
+	if len(due) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), lock)
+		_ = c.renew(ctx, due) // a failed renewal shows as a redelivery and a refused ack
+		cancel()
+	}
+	c.scheduleRenew()
 }
 
 // Close stops fetching and leaves the share group: messages handed out and
@@ -498,7 +575,11 @@ func (c *QueueConsumer) Close() error {
 		}
 		close(c.settled)
 		c.settled = make(chan struct{})
+		if c.renewTimer != nil {
+			c.renewTimer.Stop()
+		}
 		c.mu.Unlock()
+		c.renewing.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseTimeout)
 		defer cancel()
 		if err := c.cl.FlushAcks(ctx); err != nil {
