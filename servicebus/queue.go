@@ -276,11 +276,17 @@ func (q *Queue) Close() error {
 		}
 		q.mu.Unlock()
 
+		if q.cfg.ReceiveMode == PeekLock && len(pending) > 0 {
+			// Bounded apart from the link's close: after a dropped
+			// connection azservicebus retries settlements with its
+			// default 4 s backoff (not ClientOptions.RetryOptions), and
+			// they cannot succeed on a new link anyway.
+			actx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
+			abandonAll(actx, pending)
+			cancel()
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
-		if q.cfg.ReceiveMode == PeekLock {
-			abandonAll(ctx, pending)
-		}
 		if err := q.rcv.Close(ctx); err != nil {
 			q.closeErr = wrapErr("close receiver for "+q.entity, err)
 		}
@@ -288,6 +294,9 @@ func (q *Queue) Close() error {
 	})
 	return q.closeErr
 }
+
+// abandonTimeout bounds the abandons of Close.
+const abandonTimeout = 3 * time.Second
 
 // abandonAll abandons deliveries through their Settlers (so that a later
 // settlement by their holder is refused), 16 at a time.

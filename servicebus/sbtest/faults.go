@@ -6,6 +6,33 @@ package sbtest
 // faults is guarded by Server.mu.
 type faults struct {
 	refuseTokens int
+	sendsBefore  int // sends still accepted before refusing
+	refuseSends  int // sends to refuse after those
+}
+
+// takeSendRefusal counts one send (a message or a batch) and says whether
+// to refuse it.
+func (f *faults) takeSendRefusal() bool {
+	if f.refuseSends == 0 {
+		return false
+	}
+	if f.sendsBefore > 0 {
+		f.sendsBefore--
+		return false
+	}
+	f.refuseSends--
+	return true
+}
+
+// RefuseSends lets the next `after` sends through, then refuses the n
+// after them with amqp:resource-limit-exceeded, as Service Bus refuses a
+// send to a full entity (the client does not retry it). A send is one
+// transfer: one message, or one whole batch of SendMessageBatch. n <= 0
+// cancels pending refusals.
+func (s *Server) RefuseSends(after, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.sendsBefore, s.faults.refuseSends = max(after, 0), max(n, 0)
 }
 
 // takeTokenRefusal consumes one pending token refusal.

@@ -416,6 +416,9 @@ func (l *link) complete(in *incoming, now time.Time) *deliveryState {
 	case linkMgmt:
 		l.s.c.reply(&msg, l.s.c.srv.management(l.mgmtPath, &msg, now))
 	case linkSend:
+		if l.s.c.srv.faults.takeSendRefusal() {
+			return rejectedState(condResourceLimit, "sbtest: send refused by RefuseSends")
+		}
 		msgs := []*amqp.Message{&msg}
 		if in.format == batchFormat {
 			msgs = msgs[:0]

@@ -261,6 +261,7 @@ const (
 	condForced           = symbol("amqp:connection:forced")
 	condDetachForced     = symbol("amqp:link:detach-forced")
 	condMessageSizeLimit = symbol("amqp:link:message-size-exceeded")
+	condResourceLimit    = symbol("amqp:resource-limit-exceeded")
 	condLockLost         = symbol("com.microsoft:message-lock-lost")
 	condDeadLetter       = symbol("com.microsoft:dead-letter")
 )

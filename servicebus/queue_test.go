@@ -1,0 +1,264 @@
+package servicebus_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pullkit/broker"
+	"github.com/pullkit/broker/adapters"
+	"github.com/pullkit/broker/servicebus"
+	"github.com/pullkit/broker/servicebus/sbtest"
+)
+
+func TestLockExpiryRedeliversWithAHigherDeliveryCount(t *testing.T) {
+	e := newEnv(t, &sbtest.QueueOptions{LockDuration: 300 * time.Millisecond})
+	q := e.consumer(servicebus.QueueConfig{AutoRenew: -1})
+	e.publish("m")
+	m1 := e.next(q)
+	m2 := e.next(q) // only after the lock expired
+	if m2.ID != m1.ID || m1.DeliveryCount != 1 || m2.DeliveryCount != 2 {
+		t.Fatalf("got %q (delivery %d) then %q (delivery %d), want the same message with deliveries 1 and 2",
+			m1.ID, m1.DeliveryCount, m2.ID, m2.DeliveryCount)
+	}
+	if err := m1.AckContext(e.ctx); err == nil {
+		t.Errorf("AckContext with the expired lock succeeded")
+	}
+	if err := m2.AckContext(e.ctx); err != nil {
+		t.Fatalf("AckContext of the redelivery: %v", err)
+	}
+	left, _ := e.srv.Messages(e.queue)
+	if len(left) != 0 {
+		t.Errorf("%d messages left after completing the redelivery", len(left))
+	}
+}
+
+func TestAutoRenewKeepsASlowHandlersLock(t *testing.T) {
+	const lock = 300 * time.Millisecond
+	e := newEnv(t, &sbtest.QueueOptions{LockDuration: lock})
+	q := e.consumer(servicebus.QueueConfig{AutoRenew: time.Minute})
+	e.publish("slow")
+	var handled atomic.Int32
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	r := q.Receiver(adapters.WithWorkers(2))
+	errc := make(chan error, 1)
+	go func() {
+		errc <- r.Receive(ctx, func(ctx context.Context, m broker.Message) {
+			if handled.Add(1) > 1 {
+				t.Errorf("message %q delivered again (delivery %d) while its handler still ran", m.Data, m.DeliveryCount)
+				return
+			}
+			time.Sleep(4 * lock) // several lock durations
+			if err := m.AckContext(ctx); err != nil {
+				t.Errorf("AckContext after a handler that outlived its lock 4 times: %v", err)
+			}
+			cancel()
+		})
+	}()
+	if err := <-errc; err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if n := handled.Load(); n != 1 {
+		t.Errorf("handler ran %d times, want 1", n)
+	}
+}
+
+func TestExtendOutlivesTheLockDuration(t *testing.T) {
+	const lock = 300 * time.Millisecond
+	e := newEnv(t, &sbtest.QueueOptions{LockDuration: lock})
+	q := e.consumer(servicebus.QueueConfig{AutoRenew: -1})
+	e.publish("m")
+	m := e.next(q)
+	if err := m.Extend(e.ctx, 5*lock); err != nil {
+		t.Fatalf("Extend: %v", err)
+	}
+	e.nothingWithin(q, 3*lock, "after Extend for 5 lock durations")
+	if err := m.AckContext(e.ctx); err != nil {
+		t.Fatalf("AckContext: %v", err)
+	}
+}
+
+func TestEntityMaxDeliveryCountMovesTheMessageToTheDeadLetterQueue(t *testing.T) {
+	e := newEnv(t, &sbtest.QueueOptions{MaxDeliveryCount: 2})
+	q := e.consumer(servicebus.QueueConfig{}) // no client-side policy: Service Bus does it
+	e.publish("poison")
+	for i := range 2 {
+		m := e.next(q)
+		if m.DeliveryCount != i+1 {
+			t.Errorf("delivery %d has DeliveryCount %d", i+1, m.DeliveryCount)
+		}
+		if err := m.Settle(e.ctx, broker.Settlement{Kind: broker.SettleNack}); err != nil {
+			t.Fatalf("Nack: %v", err)
+		}
+	}
+	e.nothingWithin(q, 200*time.Millisecond, "past MaxDeliveryCount")
+	dead, err := e.srv.DeadLetters(e.queue)
+	if err != nil || len(dead) != 1 || dead[0].DeadLetterReason != "MaxDeliveryCountExceeded" {
+		t.Fatalf("dead letters: %+v, %v; want the message with reason MaxDeliveryCountExceeded", dead, err)
+	}
+	dlq := e.consumer(servicebus.QueueConfig{DeadLetter: true})
+	if m := e.next(dlq); string(m.Data) != "poison" {
+		t.Errorf("dead-letter queue consumer got %q", m.Data)
+	}
+}
+
+func TestPoisonPolicyDeadLettersOrTerminates(t *testing.T) {
+	for _, tc := range []struct {
+		action   broker.PoisonAction
+		wantDead int
+	}{{broker.PoisonDeadLetter, 1}, {broker.PoisonTerminate, 0}} {
+		t.Run(map[broker.PoisonAction]string{broker.PoisonDeadLetter: "DeadLetter", broker.PoisonTerminate: "Terminate"}[tc.action], func(t *testing.T) {
+			e := newEnv(t, nil) // the entity's own limit (10) is not reached
+			q := e.consumer(servicebus.QueueConfig{Poison: broker.PoisonPolicy{MaxDeliveries: 2, Action: tc.action}})
+			e.publish("poison", "rejected")
+			for range 3 {
+				m := e.next(q)
+				if string(m.Data) == "rejected" {
+					m.Reject("bad payload")
+					continue
+				}
+				m.Nack()
+			}
+			e.nothingWithin(q, 200*time.Millisecond, "past MaxDeliveries or rejected")
+			dead, _ := e.srv.DeadLetters(e.queue)
+			if len(dead) != 2*tc.wantDead {
+				t.Fatalf("%d dead letters, want %d", len(dead), 2*tc.wantDead)
+			}
+			reasons := map[string]string{}
+			for _, d := range dead {
+				reasons[string(d.Body)] = d.DeadLetterReason
+			}
+			if tc.wantDead > 0 && (reasons["poison"] != "MaxDeliveriesExceeded" || reasons["rejected"] != "bad payload") {
+				t.Errorf("dead-letter reasons %v", reasons)
+			}
+			if left, _ := e.srv.Messages(e.queue); len(left) != 0 {
+				t.Errorf("%d messages left in the queue", len(left))
+			}
+		})
+	}
+}
+
+func TestDroppedConnectionIsSurvived(t *testing.T) {
+	e := newEnv(t, &sbtest.QueueOptions{LockDuration: 500 * time.Millisecond})
+	q := e.consumer(servicebus.QueueConfig{AutoRenew: -1})
+	tp := e.topic()
+	if err := tp.Publish(e.ctx, broker.OutboundMessage{Data: []byte("before")}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	held := e.next(q)
+	conns := e.srv.Connections()
+	if n := e.srv.DropConnections(); n == 0 {
+		t.Fatalf("DropConnections dropped nothing")
+	}
+	// Settling on the dropped link fails; the message comes back when its
+	// lock expires.
+	// (azservicebus retries a settlement with 4 s pauses, whatever the
+	// client's RetryOptions: a short ctx ends that.)
+	actx, cancel := context.WithTimeout(e.ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := held.AckContext(actx); err == nil {
+		t.Errorf("AckContext on a dropped connection succeeded")
+	}
+	if err := tp.Publish(e.ctx, broker.OutboundMessage{Data: []byte("after")}); err != nil {
+		t.Fatalf("Publish after the drop: %v", err)
+	}
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		m, err := q.NextMessage(e.ctx)
+		if err != nil {
+			if errors.Is(err, broker.ErrUnavailable) && e.ctx.Err() == nil {
+				continue // the client is reconnecting
+			}
+			t.Fatalf("NextMessage after the drop: %v", err)
+		}
+		seen[string(m.Data)] = true
+		if err := m.AckContext(e.ctx); err != nil {
+			t.Fatalf("AckContext after the drop: %v", err)
+		}
+	}
+	if e.srv.Connections() <= conns {
+		t.Errorf("no new connection after the drop")
+	}
+}
+
+func TestCloseGivesBackHeldAndPrefetchedMessages(t *testing.T) {
+	e := newEnv(t, nil)
+	e.publish(datas(10, "m")...)
+	q := e.consumer(servicebus.QueueConfig{MaxBatch: 2, Prefetch: 10})
+	batch, err := q.NextBatch(e.ctx)
+	if err != nil || len(batch) == 0 || len(batch) > 2 {
+		t.Fatalf("NextBatch: %d messages, %v; want 1 or 2", len(batch), err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := batch[0].AckContext(e.ctx); err == nil {
+		t.Errorf("AckContext of a message abandoned by Close succeeded")
+	}
+	e.waitFor("every message to be available again", func() bool {
+		msgs, _ := e.srv.Messages(e.queue)
+		for _, m := range msgs {
+			if m.State != "active" {
+				return false
+			}
+		}
+		return len(msgs) == 10
+	})
+	if _, err := q.NextBatch(e.ctx); !errors.Is(err, broker.ErrClosed) {
+		t.Errorf("NextBatch after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestReceiveAndDeleteIsAtMostOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	e.publish("a", "b")
+	q := e.consumer(servicebus.QueueConfig{ReceiveMode: servicebus.ReceiveAndDelete})
+	m := e.next(q)
+	if err := m.Extend(e.ctx, time.Second); !errors.Is(err, broker.ErrUnsupported) {
+		t.Errorf("Extend in receive-and-delete: %v, want ErrUnsupported", err)
+	}
+	if err := m.Settle(e.ctx, broker.Settlement{Kind: broker.SettleNack}); !errors.Is(err, broker.ErrUnsupported) {
+		t.Errorf("Nack in receive-and-delete: %v, want ErrUnsupported", err)
+	}
+	m2 := e.next(q)
+	if err := m2.AckContext(e.ctx); err != nil {
+		t.Errorf("Ack in receive-and-delete: %v", err)
+	}
+	if string(m.Data)+string(m2.Data) != "ab" {
+		t.Errorf("got %q and %q", m.Data, m2.Data)
+	}
+	e.nothingWithin(q, 100*time.Millisecond, "a nacked receive-and-delete message")
+}
+
+func TestMissingEntityIsNotFound(t *testing.T) {
+	e := newEnv(t, nil)
+	q := e.consumer(servicebus.QueueConfig{Queue: "nope"})
+	if _, err := q.NextBatch(e.ctx); !errors.Is(err, broker.ErrNotFound) {
+		t.Errorf("NextBatch on a missing queue: %v, want ErrNotFound", err)
+	}
+	p, _ := e.c.Publisher()
+	defer p.Close()
+	tp, _ := p.Topic("nope")
+	if err := tp.Publish(e.ctx, broker.OutboundMessage{Data: []byte("x")}); !errors.Is(err, broker.ErrNotFound) {
+		t.Errorf("Publish to a missing queue: %v, want ErrNotFound", err)
+	}
+}
+
+func TestQueueConfigIsValidated(t *testing.T) {
+	e := newEnv(t, nil)
+	for name, cfg := range map[string]servicebus.QueueConfig{
+		"no entity":       {},
+		"both":            {Queue: "q", Topic: "t", Subscription: "s"},
+		"topic alone":     {Topic: "t"},
+		"batch too large": {Queue: "q", MaxBatch: 5001},
+		"nack delay":      {Queue: "q", Poison: broker.PoisonPolicy{NackDelay: time.Second}},
+		"mode":            {Queue: "q", ReceiveMode: 7},
+	} {
+		if _, err := e.c.NewQueue(cfg); err == nil {
+			t.Errorf("%s: NewQueue accepted %+v", name, cfg)
+		}
+	}
+}
