@@ -317,9 +317,8 @@ func (c *conn) onBegin(ch uint16, b *performBegin) error {
 }
 
 // teardown forgets every session and link of a finished connection. Locks
-// held by its receivers stay until they expire: Service Bus keeps a lock
-// for its duration whatever happens to the link (it can still be settled
-// through $management).
+// held by its receivers stay until they expire (links the client closed
+// gracefully before released theirs, see session.releaseUnsettled).
 func (c *conn) teardown() {
 	c.srv.mu.Lock()
 	for _, s := range c.sessions {

@@ -25,7 +25,8 @@
 // token for it (or a namespace-wide one) was put on the connection first.
 //
 // Entities: CreateQueue, CreateTopic and CreateSubscription (names are
-// case-insensitive). Sending to or receiving from an entity that was not
+// case-insensitive); UpdateQueue changes a queue's or subscription's lock
+// duration and max delivery count, as the administration API does. Sending to or receiving from an entity that was not
 // created fails with amqp:not-found. Inspection: Messages lists what an
 // entity holds (with its state: active, locked, deferred, scheduled) and
 // DeadLetters what its dead-letter queue holds, with the dead-letter reason
@@ -70,17 +71,32 @@
 //
 // Delivery count: a message's count goes up each time it is delivered;
 // releasing it (the client does this for messages that arrived after
-// ReceiveMessages returned) takes the increment back. Locks survive the
-// link and the connection that took them, as in Service Bus: a message
-// locked by a client that disappears is redelivered when its lock expires.
+// ReceiveMessages returned) takes the increment back.
+//
+// Locks and links: a receiver link the client closes (Receiver.Close, or
+// the end of its session) releases the messages it still holds unsettled,
+// as above, without counting the delivery: they can only be settled on
+// that link, and Service Bus frees the locks of a closed link. Locks of a
+// connection that drops (DropConnections, a network failure) stay until
+// they expire, and settling them on a new link fails: such messages are
+// redelivered when their lock expires.
+//
+// A link with credit left over from a ReceiveMessages call that returned
+// early receives every message that becomes available, and the client's
+// releaser gives it back at once; the server then offers it to the next
+// link with credit, possibly the same one. That exchange repeats until the
+// client calls ReceiveMessages again or closes the receiver.
 // The server checks locks, scheduled messages and time-to-live every 10 ms.
 //
 // # Faults
 //
 // DropConnections closes every client connection abruptly (the client
 // reconnects on its own); RefuseTokens makes the next put-token requests
-// fail with 401; Connections counts accepted connections so a test can
-// observe a reconnect.
+// fail with 401; RefuseSends lets some sends through and then refuses
+// others with amqp:resource-limit-exceeded (an entity that is full, which
+// the client does not retry), to test partial batch failures;
+// Connections counts accepted connections so a test can observe a
+// reconnect.
 //
 // # Lifecycle
 //

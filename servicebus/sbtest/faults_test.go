@@ -58,3 +58,20 @@ func TestCloseIsIdempotentAndStopsClients(t *testing.T) {
 		t.Fatal("CreateQueue after Close succeeded")
 	}
 }
+
+func TestRefuseSendsFailsTheChosenSends(t *testing.T) {
+	srv := newServer(t)
+	mustQueue(t, srv, "q", nil)
+	ctx := testCtx(t)
+	s := mustSender(t, newClient(t, srv), "q")
+	srv.RefuseSends(1, 1)
+	for i, wantErr := range []bool{false, true, false} {
+		err := s.SendMessage(ctx, &azservicebus.Message{Body: []byte{byte(i)}}, nil)
+		if (err != nil) != wantErr {
+			t.Fatalf("send %d: %v, want error %v", i, err, wantErr)
+		}
+	}
+	if got := messagesIn(t, srv, "q"); len(got) != 2 {
+		t.Fatalf("%d messages stored, want 2", len(got))
+	}
+}

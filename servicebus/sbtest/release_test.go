@@ -58,3 +58,33 @@ func TestReleasedMessagesReturnWithoutCountingADelivery(t *testing.T) {
 		t.Fatalf("received %q", bodies)
 	}
 }
+
+func TestClosingAReceiverReleasesItsUnsettledMessages(t *testing.T) {
+	srv := newServer(t)
+	mustQueue(t, srv, "q", nil) // 60 s locks: only the close can free them in time
+	ctx := testCtx(t)
+	c := newClient(t, srv)
+	s := mustSender(t, c, "q")
+	for _, b := range []string{"a", "b", "c"} {
+		if err := s.SendMessage(ctx, &azservicebus.Message{Body: []byte(b)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := mustReceiver(t, c, "q", nil)
+	msgs, err := r.ReceiveMessages(ctx, 3, nil)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("ReceiveMessages: %d, %v", len(msgs), err)
+	}
+	if err := r.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := messagesIn(t, srv, "q")
+	if len(got) != 3 {
+		t.Fatalf("%d messages after the close, want 3", len(got))
+	}
+	for _, m := range got {
+		if m.State != "active" || m.DeliveryCount != 0 {
+			t.Errorf("%s: state %s, delivery count %d after its receiver closed; want active, 0", m.Body, m.State, m.DeliveryCount)
+		}
+	}
+}
