@@ -1,0 +1,392 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pullkit/broker"
+)
+
+// LogConfig configures a log consumer: a durable pull consumer with
+// cumulative acks (AckAll), read as one partition.
+type LogConfig struct {
+	// Subject, Stream, CreateStream and Bind are as in QueueConfig.
+	Subject      string
+	Stream       string
+	CreateStream bool
+	Bind         bool
+
+	// Group is the durable consumer's name; its ack floor is the group's
+	// committed offset. Required. Run one LogConsumer per group at a time:
+	// two would split the records between them, out of order.
+	Group string
+
+	// DeliverPolicy is where a new group starts. Default
+	// jetstream.DeliverAllPolicy: the first record of the stream.
+	DeliverPolicy natsjs.DeliverPolicy
+
+	// AckWait is how long the server waits for a commit covering a
+	// delivered record before it redelivers it. The consumer drops such
+	// redeliveries of records it already handed out (order is kept; they
+	// are replayed after a restart if never committed), so a long AckWait
+	// only saves traffic. Default 30 s.
+	AckWait time.Duration
+
+	// MaxAckPending caps records delivered and not yet committed; the
+	// server stops delivering at the cap, so commit at least that often.
+	// Default 10000.
+	MaxAckPending int
+
+	// MaxBatch is the most records NextBatch returns. Default 100.
+	MaxBatch int
+
+	// Prefetch is as in QueueConfig. Default max(MaxBatch, 256).
+	Prefetch int
+
+	// CloseTimeout, ConsumerConfig and PullOptions are as in QueueConfig.
+	CloseTimeout   time.Duration
+	ConsumerConfig func(*natsjs.ConsumerConfig)
+	PullOptions    []natsjs.PullConsumeOpt
+}
+
+func (cfg LogConfig) withDefaults() (LogConfig, error) {
+	common := consumerCommon{Stream: cfg.Stream, Subject: cfg.Subject, Name: cfg.Group, CreateStream: cfg.CreateStream}
+	if err := common.validate("LogConfig.Group"); err != nil {
+		return cfg, err
+	}
+	switch {
+	case cfg.AckWait < 0, cfg.MaxAckPending < 0, cfg.MaxBatch < 0, cfg.Prefetch < 0, cfg.CloseTimeout < 0:
+		return cfg, fmt.Errorf("%w: negative LogConfig value", broker.ErrInvalidOption)
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = 30 * time.Second
+	}
+	if cfg.MaxAckPending == 0 {
+		cfg.MaxAckPending = 10000
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = 100
+	}
+	if cfg.Prefetch == 0 {
+		cfg.Prefetch = max(cfg.MaxBatch, 256)
+	}
+	if cfg.CloseTimeout == 0 {
+		cfg.CloseTimeout = 5 * time.Second
+	}
+	return cfg, nil
+}
+
+func (cfg LogConfig) consumerConfig() natsjs.ConsumerConfig {
+	cc := natsjs.ConsumerConfig{
+		Durable:       cfg.Group,
+		FilterSubject: cfg.Subject,
+		AckPolicy:     natsjs.AckAllPolicy,
+		AckWait:       cfg.AckWait,
+		MaxAckPending: cfg.MaxAckPending,
+		DeliverPolicy: cfg.DeliverPolicy,
+		MaxDeliver:    -1,
+	}
+	if cfg.ConsumerConfig != nil {
+		cfg.ConsumerConfig(&cc)
+	}
+	return cc
+}
+
+// LogConsumer reads a stream as a log: records in stream order, Offset
+// the stream sequence, all in Partition 0, and Ack commits cumulatively
+// (JetStream AckAll). It implements broker.RecordIterator and
+// broker.BatchedIterator; calls must not be concurrent.
+type LogConsumer struct {
+	c      *Client
+	cfg    LogConfig
+	stream string
+	cons   natsjs.Consumer
+	p      *puller
+
+	mu        sync.Mutex
+	closed    bool
+	highest   uint64            // highest sequence handed out
+	committed uint64            // highest sequence acked
+	handed    []*recordDelivery // handed out, ascending; trimmed at committed
+
+	errMu    sync.Mutex
+	asyncErr error
+}
+
+var (
+	_ broker.RecordIterator  = (*LogConsumer)(nil)
+	_ broker.BatchedIterator = (*LogConsumer)(nil)
+)
+
+// JoinLog opens a log consumer as cfg says and starts pulling. A group
+// that committed nothing starts at the beginning of the stream (or as
+// DeliverPolicy says); a reopened group resumes after its last commit.
+// Errors are Subscribe's.
+func (c *Client) JoinLog(ctx context.Context, cfg LogConfig) (*LogConsumer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	stream, err := c.resolveStream(ctx, cfg.Stream, cfg.Subject, cfg.CreateStream)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := c.openConsumer(ctx, stream, cfg.consumerConfig(), cfg.Bind)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.rewind(ctx, stream, cfg.Group); err != nil {
+		return nil, err
+	}
+	l := &LogConsumer{c: c, cfg: cfg, stream: stream, cons: cons}
+	if l.p, err = startPuller(cons, cfg.Prefetch, cfg.PullOptions); err != nil {
+		return nil, fmt.Errorf("jetstream: consume %q of stream %q: %w", cfg.Group, stream, err)
+	}
+	return l, nil
+}
+
+// rewind resets the group's consumer to its ack floor, so it delivers
+// again, in stream order, every record after the last commit: what a
+// previous consumer of the group read without committing (whether it
+// closed or crashed) is replayed at once and in order. Servers older than
+// 2.14 lack the reset API; there the replay relies on the nacks Close
+// sends, whose redelivery order the server does not guarantee, and on
+// AckWait after a crash.
+func (c *Client) rewind(ctx context.Context, stream, group string) error {
+	_, err := c.js.ResetConsumer(ctx, stream, group)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, natsjs.ErrConsumerInvalidReset), errors.Is(err, natsjs.ErrConsumerNotFound):
+		return fmt.Errorf("jetstream: rewind group %q of stream %q to its last commit: %w", group, stream, mapErr(err))
+	}
+	return nil // an old server without the reset API
+}
+
+// Consumer returns the nats.go consumer, for its Info and CachedInfo.
+func (l *LogConsumer) Consumer() natsjs.Consumer { return l.cons }
+
+// NextRecord returns the next record in stream order, waiting like
+// QueueConsumer.NextMessage. A canceled call skips nothing.
+func (l *LogConsumer) NextRecord(ctx context.Context) (broker.Record, error) {
+	for {
+		m, err := l.take(ctx)
+		if err != nil {
+			return broker.Record{}, err
+		}
+		r, ok, err := l.wrap(m, time.Now())
+		if err != nil {
+			return broker.Record{}, err
+		}
+		if ok {
+			return r, nil
+		}
+	}
+}
+
+// NextBatch returns between 1 and MaxBatch records in stream order,
+// waiting for the first like NextRecord and adding what is buffered.
+func (l *LogConsumer) NextBatch(ctx context.Context) ([]broker.Record, error) {
+	for {
+		m, err := l.take(ctx)
+		if err != nil {
+			return nil, err
+		}
+		now := time.Now()
+		batch := make([]broker.Record, 0, min(l.cfg.MaxBatch, 1+len(l.p.buf)))
+		for {
+			r, ok, err := l.wrap(m, now)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				batch = append(batch, r)
+			}
+			if len(batch) == l.cfg.MaxBatch {
+				break
+			}
+			var more bool
+			if m, more = l.p.tryNext(); !more {
+				break
+			}
+		}
+		if len(batch) > 0 {
+			return batch, nil
+		}
+	}
+}
+
+func (l *LogConsumer) take(ctx context.Context) (natsjs.Msg, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return nil, closedError("log consumer")
+	}
+	m, err := l.p.next(ctx)
+	if errors.Is(err, errStopped) {
+		return nil, closedError("log consumer")
+	}
+	return m, err
+}
+
+// wrap turns a message into a Record and records it as handed out. It
+// returns false for a redelivery of a record this consumer already handed
+// out (the server redelivers what AckWait left uncommitted; handing it out
+// again would break offset order).
+func (l *LogConsumer) wrap(m natsjs.Msg, now time.Time) (broker.Record, bool, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return broker.Record{}, false, nil
+	}
+	d := &recordDelivery{l: l, msg: m, seq: md.Sequence.Stream}
+	d.Settler.Init(d)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		if d.seq > l.highest {
+			_ = m.Nak()
+		}
+		return broker.Record{}, false, closedError("log consumer")
+	}
+	if d.seq <= l.highest {
+		l.mu.Unlock()
+		return broker.Record{}, false, nil
+	}
+	l.highest = d.seq
+	// Forget the records a commit already covers.
+	i := 0
+	for i < len(l.handed) && l.handed[i].seq <= l.committed {
+		i++
+	}
+	if i > 0 {
+		l.handed = append(l.handed[:0], l.handed[i:]...)
+	}
+	l.handed = append(l.handed, d)
+	l.mu.Unlock()
+	key, attrs := decodeHeaders(m.Headers())
+	return broker.Record{
+		Offset:        int64(d.seq),
+		Partition:     0,
+		Topic:         m.Subject(),
+		Key:           key,
+		Value:         m.Data(),
+		Attributes:    attrs,
+		PublishTime:   md.Timestamp,
+		IngestionTime: now,
+		Settler:       &d.Settler,
+	}, true, nil
+}
+
+// recordDelivery is one handed-out record.
+type recordDelivery struct {
+	broker.Settler
+	l     *LogConsumer
+	msg   natsjs.Msg
+	seq   uint64
+	state atomic.Uint32
+}
+
+// Settle implements broker.SettleHandler: an ack with the AckAll policy
+// commits this record and every earlier one.
+func (d *recordDelivery) Settle(ctx context.Context, s broker.Settlement) error {
+	if s.Kind != broker.SettleAck {
+		return fmt.Errorf("%w: %v on a log record; a log replays from the last commit", broker.ErrUnsupported, s.Kind)
+	}
+	if !d.state.CompareAndSwap(live, settled) {
+		return fmt.Errorf("%w: record %d was released when its consumer closed", broker.ErrClosed, d.seq)
+	}
+	l := d.l
+	l.mu.Lock()
+	if d.seq > l.committed {
+		l.committed = d.seq
+	}
+	l.mu.Unlock()
+	var err error
+	if s.NoWait {
+		err = d.msg.Ack()
+	} else {
+		err = d.msg.DoubleAck(ctx)
+	}
+	if err != nil {
+		err = fmt.Errorf("jetstream: commit record %d: %w", d.seq, mapErr(err))
+		if s.NoWait {
+			l.errMu.Lock()
+			if l.asyncErr == nil {
+				l.asyncErr = err
+			}
+			l.errMu.Unlock()
+		}
+	}
+	return err
+}
+
+// Extend implements broker.SettleHandler; records have no lease.
+func (d *recordDelivery) Extend(context.Context, time.Duration) error {
+	return fmt.Errorf("%w: log records have no lease to extend", broker.ErrUnsupported)
+}
+
+// Close stops the consumer: (1) later and waiting calls return
+// broker.ErrClosed and acks of records handed out return broker.ErrClosed;
+// (2) the pull subscription is drained; (3) every record delivered past the
+// last commit (handed out or buffered) is nacked in offset order, so the
+// server replays them, in order, to the group's next consumer; (4) the
+// connection is flushed, so commits and nacks reach the server first. It
+// never commits anything the application did not ack. It returns the
+// first failed fire-and-forget commit, if any, and is idempotent.
+func (l *LogConsumer) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+
+	rest := l.p.stop(l.cfg.CloseTimeout)
+
+	l.mu.Lock()
+	handed, committed, highest := l.handed, l.committed, l.highest
+	l.handed = nil
+	l.mu.Unlock()
+	for _, d := range handed {
+		if d.state.CompareAndSwap(live, released) && d.seq > committed {
+			_ = d.msg.Nak()
+		}
+	}
+	for _, m := range rest {
+		md, err := m.Metadata()
+		if err == nil && md.Sequence.Stream > highest {
+			_ = m.Nak()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.CloseTimeout)
+	defer cancel()
+	var flushErr error
+	if !l.c.nc.IsClosed() {
+		flushErr = l.c.flush(ctx)
+	}
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	if l.asyncErr != nil {
+		return l.asyncErr
+	}
+	if flushErr != nil {
+		return fmt.Errorf("jetstream: close: flushing commits: %w", flushErr)
+	}
+	return nil
+}
