@@ -103,7 +103,7 @@ func unique(prefix string) string {
 // createTopic creates a topic through the Kafka admin API, so it works on
 // kfake and on a real cluster alike.
 func (tc *testCluster) createTopic(ctx context.Context, tb testing.TB, name string, partitions int, configs map[string]*string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.cfg.Brokers...))
+	cl, err := kgo.NewClient(tc.adminOpts()...)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (tc *testCluster) createTopic(ctx context.Context, tb testing.TB, name stri
 // rawClient returns a plain franz-go client on the cluster, closed when tb ends.
 func (tc *testCluster) rawClient(tb testing.TB, opts ...kgo.Opt) *kgo.Client {
 	tb.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(tc.cfg.Brokers...)}, opts...)...)
+	cl, err := kgo.NewClient(append(tc.adminOpts(), opts...)...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func (tc *testCluster) emulateGroupConfig(ctx context.Context, o brokertest.Subs
 	if len(set) == 0 {
 		return nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tc.cfg.Brokers...))
+	cl, err := kgo.NewClient(tc.adminOpts()...)
 	if err != nil {
 		return err
 	}
@@ -163,4 +163,13 @@ func (tc *testCluster) emulateGroupConfig(ctx context.Context, o brokertest.Subs
 		}
 	}
 	return nil
+}
+
+// adminOpts are the options of a raw client on the cluster (TLS included).
+func (tc *testCluster) adminOpts() []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(tc.cfg.Brokers...)}
+	if tc.cfg.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(tc.cfg.TLS.Clone()))
+	}
+	return opts
 }

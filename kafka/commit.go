@@ -110,6 +110,13 @@ func (c *LogConsumer) commitLoop() {
 			ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseTimeout)
 			c.commit(ctx, c.due())
 			cancel()
+			c.mu.Lock()
+			for _, p := range c.parts {
+				if p.acked > p.committed && c.closeErr == nil {
+					c.closeErr = fmt.Errorf("kafka: close: acked offset %d of %v not committed: %w", p.acked-1, p.tp, p.failErr)
+				}
+			}
+			c.mu.Unlock()
 			return
 		}
 		if !c.commit(context.Background(), c.due()) && retryC == nil {

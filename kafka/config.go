@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -150,17 +151,9 @@ func (c Config) kgoOpts() []kgo.Opt {
 	if id == "" {
 		id = "pullkit-broker"
 	}
-	dial := c.DialTimeout
-	if dial <= 0 {
-		dial = DefaultDialTimeout
-	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.ClientID(id),
-		kgo.DialTimeout(dial),
-	}
-	if c.TLS != nil {
-		opts = append(opts, kgo.DialTLSConfig(c.TLS.Clone()))
 	}
 	if c.SASL != nil {
 		opts = append(opts, kgo.SASL(c.SASL.mechanism()))
@@ -200,10 +193,20 @@ func (s *SASL) mechanism() sasl.Mechanism {
 // newClient builds a franz-go client and checks that the cluster answers
 // before ctx ends, so a wrong address or wrong credentials fail the
 // constructor instead of the first call.
-func newClient(ctx context.Context, opts []kgo.Opt) (*kgo.Client, error) {
+func newClient(ctx context.Context, cfg Config, opts []kgo.Opt) (*kgo.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	d := &dialer{tls: cfg.TLS}
+	d.net.Timeout = cfg.DialTimeout
+	if d.net.Timeout <= 0 {
+		d.net.Timeout = DefaultDialTimeout
+	}
+	d.arm(ctx)
+	defer d.disarm()
+	sasl := cfg.SASL != nil
+	// Ours first: the caller's Opts may replace the dialer.
+	opts = append([]kgo.Opt{kgo.Dialer(d.dial)}, opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", broker.ErrInvalidOption, err)
@@ -211,6 +214,12 @@ func newClient(ctx context.Context, opts []kgo.Opt) (*kgo.Client, error) {
 	if err := cl.Ping(ctx); err != nil {
 		cl.Close()
 		e := classify(ctx, "connect", err)
+		var firstRead *kgo.ErrFirstReadEOF
+		if sasl && errors.Is(err, io.EOF) && !errors.As(err, &firstRead) {
+			// Some brokers answer bad credentials by closing the
+			// connection in the middle of the SASL exchange.
+			e = fmt.Errorf("kafka: connect: %w: the broker closed the connection during SASL authentication (wrong user, password or mechanism?): %w", broker.ErrUnauthenticated, err)
+		}
 		if ctx.Err() != nil && !errors.Is(e, broker.ErrUnauthenticated) {
 			// Joined with ctx's error so both matches hold.
 			return nil, unavailable("connect", ctx.Err())

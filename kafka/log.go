@@ -165,7 +165,7 @@ func JoinGroup(ctx context.Context, cfg Config, group string, topics []string, o
 		kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) { c.onRevoked(ctx, m, false) }),
 		kgo.OnPartitionsLost(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) { c.onRevoked(ctx, m, true) }),
 	)
-	cl, err := newClient(ctx, opts)
+	cl, err := newClient(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -426,7 +426,8 @@ func retriableFetchErr(err error) bool {
 }
 
 // Close stops fetching, commits every acked offset (waiting up to
-// DefaultCloseTimeout), leaves the group so that its partitions move to the
+// DefaultCloseTimeout; it returns an error if some acked offset stayed
+// uncommitted, not for earlier failures a retry made good), leaves the group so that its partitions move to the
 // other members at once, and stops every goroutine. Records handed out but
 // not acked are not committed: the group replays them. Close is
 // idempotent; it never deletes the group or its commits.
@@ -444,9 +445,6 @@ func (c *LogConsumer) Close() error {
 		c.mu.Lock()
 		c.finalDone = true
 		c.broadcastLocked()
-		if c.onErr == nil && c.asyncErr != nil {
-			c.closeErr, c.asyncErr = c.asyncErr, nil
-		}
 		c.mu.Unlock()
 	})
 	return c.closeErr

@@ -55,7 +55,7 @@ func newPublisher(ctx context.Context, cfg Config, extra []kgo.Opt) (*Publisher,
 	}
 	opts = append(opts, extra...)
 	opts = append(opts, cfg.Opts...)
-	cl, err := newClient(ctx, opts)
+	cl, err := newClient(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
 	}

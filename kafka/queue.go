@@ -149,7 +149,7 @@ func JoinShareGroup(ctx context.Context, cfg Config, group string, topics []stri
 		kgo.ShareMaxRecords(int32(c.maxBatch)),
 		kgo.ShareAckCallback(c.onAcks),
 	)
-	cl, err := newClient(ctx, opts)
+	cl, err := newClient(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
 	}
