@@ -134,6 +134,9 @@ const (
 	// PoisonPolicy.NackDelay is 0 ("as soon as possible"): the client
 	// cannot redeliver with no delay at all (0 means its 1 min default).
 	DefaultNackDelay = 100 * time.Millisecond
+	// DefaultAckFlushDelay is how long an Ack may wait for others to share
+	// its request: the client's own ack grouping waits up to 100 ms.
+	DefaultAckFlushDelay = 10 * time.Millisecond
 )
 
 // QueueConfig configures a queue consumer (Shared or KeyShared subscription).
@@ -164,6 +167,12 @@ type QueueConfig struct {
 	// ConsumerName names the consumer to the broker. Default: random.
 	ConsumerName string
 
+	// AckFlushDelay is how long an Ack (not AckContext, which goes at once)
+	// may wait to share one acknowledgement request with later ones.
+	// Default DefaultAckFlushDelay; negative sends every Ack at once. Close
+	// sends what waits.
+	AckFlushDelay time.Duration
+
 	// ConsumerOptions, if set, is called with the options built from the
 	// fields above just before subscribing; it runs last. Changing
 	// AckWithResponse, EnableBatchIndexAcknowledgment or Type breaks the
@@ -192,11 +201,17 @@ type LogConfig struct {
 	// active consumer of each partition by name. Default: random.
 	ConsumerName string
 
+	// AckFlushDelay is as in QueueConfig, for commits.
+	AckFlushDelay time.Duration
+
 	// ConsumerOptions is as in QueueConfig.
 	ConsumerOptions func(*pc.ConsumerOptions)
 }
 
-func checkCommon(queueSize, maxBatch *int) error {
+func checkCommon(queueSize, maxBatch *int, flush *time.Duration) error {
+	if *flush == 0 {
+		*flush = DefaultAckFlushDelay
+	}
 	if *queueSize < 0 || *maxBatch < 0 {
 		return fmt.Errorf("%w: negative ReceiverQueueSize or MaxBatch", broker.ErrInvalidOption)
 	}

@@ -91,7 +91,7 @@ func (c *Client) JoinGroup(ctx context.Context, topic, subscription string, cfg 
 	if err := validateSubscription(subscription); err != nil {
 		return nil, err
 	}
-	if err := checkCommon(&cfg.ReceiverQueueSize, &cfg.MaxBatch); err != nil {
+	if err := checkCommon(&cfg.ReceiverQueueSize, &cfg.MaxBatch, &cfg.AckFlushDelay); err != nil {
 		return nil, err
 	}
 	l := &LogConsumer{
@@ -377,21 +377,51 @@ func (d *recDelivery) Extend(context.Context, time.Duration) error {
 	return fmt.Errorf("%w: log records have no ack deadline", broker.ErrUnsupported)
 }
 
+// runAcker is QueueConsumer.runAcker for commits: AckContext goes at once,
+// plain Acks wait up to AckFlushDelay.
 func (l *LogConsumer) runAcker() {
 	defer close(l.acked)
 	batch := make([]*recDelivery, 0, 64)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	flush := func() {
+		if armed {
+			timer.Stop()
+			armed = false
+		}
+		if len(batch) > 0 {
+			l.commit(batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
 	for {
 		select {
 		case d := <-l.jobs:
-			batch = l.drain(append(batch[:0], d))
-			l.commit(batch)
+			from := len(batch)
+			batch = l.drain(append(batch, d))
+			urgent := len(batch) >= maxAckBatch || l.cfg.AckFlushDelay < 0
+			for _, d := range batch[from:] {
+				urgent = urgent || d.done != nil
+			}
+			switch {
+			case urgent:
+				flush()
+			case !armed:
+				timer.Reset(l.cfg.AckFlushDelay)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			flush()
 		case <-l.stop:
 			for {
-				batch = l.drain(batch[:0])
+				batch = l.drain(batch)
 				if len(batch) == 0 {
 					return
 				}
-				l.commit(batch)
+				flush()
 			}
 		}
 	}

@@ -167,9 +167,6 @@ func (t *topicProducer) BatchPublish(ctx context.Context, msgs ...broker.Outboun
 	if len(msgs) == 0 {
 		return nil
 	}
-	if be := broker.ValidateBatch(msgs); be != nil {
-		return be
-	}
 	pms := make([]*pc.ProducerMessage, len(msgs))
 	var invalid *broker.BatchError
 	for i, m := range msgs {

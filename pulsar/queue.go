@@ -80,7 +80,7 @@ func (c *Client) Subscribe(ctx context.Context, topic, subscription string, cfg 
 	if err := validateSubscription(subscription); err != nil {
 		return nil, err
 	}
-	if err := checkCommon(&cfg.ReceiverQueueSize, &cfg.MaxBatch); err != nil {
+	if err := checkCommon(&cfg.ReceiverQueueSize, &cfg.MaxBatch, &cfg.AckFlushDelay); err != nil {
 		return nil, err
 	}
 	if err := cfg.Poison.Validate(); err != nil {
@@ -234,7 +234,8 @@ func (q *QueueConsumer) receive(ctx context.Context, wait bool) (pc.Message, err
 // drops: one past MaxDeliveries under PoisonTerminate (acked here), or a
 // stale copy of one whose ack the broker confirmed (see recentAcks).
 func (q *QueueConsumer) convert(cm pc.Message) (broker.Message, bool) {
-	if q.recent.has(keyOf(cm.ID())) {
+	// Stale copies are redeliveries: the first delivery skips the lookup.
+	if cm.RedeliveryCount() > 0 && q.recent.has(keyOf(cm.ID())) {
 		return broker.Message{}, false // a stale copy of a message whose ack was confirmed
 	}
 	d := &delivery{c: q, msg: cm}
@@ -258,7 +259,8 @@ func (q *QueueConsumer) convert(cm pc.Message) (broker.Message, bool) {
 
 // messageIDString is "ledger:entry:batchIndex:partition".
 func messageIDString(id pc.MessageID) string {
-	b := make([]byte, 0, 40)
+	var buf [80]byte
+	b := buf[:0]
 	b = strconv.AppendInt(b, id.LedgerID(), 10)
 	b = append(b, ':')
 	b = strconv.AppendInt(b, id.EntryID(), 10)
@@ -309,23 +311,53 @@ func (d *delivery) Extend(context.Context, time.Duration) error {
 	return fmt.Errorf("%w: pulsar consumers have no ack deadline", broker.ErrUnsupported)
 }
 
-// runAcker sends the settlements handed to it, as many per request as have
-// queued, until Close; then it sends what is left and returns.
+// runAcker sends the settlements handed to it until Close, then what is
+// left. Settlements someone waits for, nacks and rejects go at once, with
+// everything queued before them; plain Acks wait up to AckFlushDelay for
+// others to share their request.
 func (q *QueueConsumer) runAcker() {
 	defer close(q.acked)
 	batch := make([]*delivery, 0, 64)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	flush := func() {
+		if armed {
+			timer.Stop()
+			armed = false
+		}
+		if len(batch) > 0 {
+			q.settleBatch(batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
 	for {
 		select {
 		case d := <-q.jobs:
-			batch = q.drain(append(batch[:0], d))
-			q.settleBatch(batch)
+			from := len(batch)
+			batch = q.drain(append(batch, d))
+			urgent := len(batch) >= maxAckBatch || q.cfg.AckFlushDelay < 0
+			for _, d := range batch[from:] {
+				urgent = urgent || d.done != nil || d.kind != broker.SettleAck
+			}
+			switch {
+			case urgent:
+				flush()
+			case !armed:
+				timer.Reset(q.cfg.AckFlushDelay)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			flush()
 		case <-q.stop:
 			for {
-				batch = q.drain(batch[:0])
+				batch = q.drain(batch)
 				if len(batch) == 0 {
 					return
 				}
-				q.settleBatch(batch)
+				flush()
 			}
 		}
 	}
@@ -378,6 +410,8 @@ func (q *QueueConsumer) settleBatch(batch []*delivery) {
 	if !errors.As(err, &perID) {
 		perID = nil
 	}
+	q.recent.mu.Lock()
+	defer q.recent.mu.Unlock()
 	for i, d := range acks {
 		e := err
 		if perID != nil {
@@ -386,7 +420,7 @@ func (q *QueueConsumer) settleBatch(batch []*delivery) {
 		if e != nil {
 			e = classify(fmt.Sprintf("ack %s on subscription %q", messageIDString(d.msg.ID()), q.sub), e)
 		} else {
-			q.recent.add(keyOf(d.msg.ID()))
+			q.recent.addLocked(keyOf(d.msg.ID()))
 		}
 		q.finish(d, e)
 	}

@@ -21,7 +21,8 @@ func keyOf(id pc.MessageID) msgKey {
 // ack reached it (after a reconnection, the broker redelivers what was
 // unacknowledged, acks in flight included) is dropped instead of handed out
 // again. Such copies arrive within a receiver queue or so of the ack, so a
-// bounded window suffices.
+// bounded window suffices. Such copies carry a redelivery count above 0
+// (the broker counts the redelivery), so first deliveries skip the lookup.
 type recentAcks struct {
 	mu   sync.Mutex
 	set  map[msgKey]struct{}
@@ -33,9 +34,8 @@ func newRecentAcks(n int) *recentAcks {
 	return &recentAcks{set: make(map[msgKey]struct{}, n), ring: make([]msgKey, 0, n)}
 }
 
-func (r *recentAcks) add(k msgKey) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// addLocked remembers k; r.mu must be held.
+func (r *recentAcks) addLocked(k msgKey) {
 	if _, ok := r.set[k]; ok {
 		return
 	}
