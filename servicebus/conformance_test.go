@@ -112,12 +112,12 @@ func queueHarness(tg target, subscriptions bool) brokertest.QueueHarness {
 			if err != nil {
 				return nil, err
 			}
-			return cs.of(t).NewQueue(queueConfig(topic, sub, o))
+			return cs.of(t).NewQueue(ctx, queueConfig(topic, sub, o))
 		},
 		DeadLetters: func(ctx context.Context, t testing.TB, topic, sub string) (brokertest.QueueConsumer, error) {
 			qc := queueConfig(topic, sub, brokertest.SubscribeOptions{})
 			qc.DeadLetter = true
-			return cs.of(t).NewQueue(qc)
+			return cs.of(t).NewQueue(ctx, qc)
 		},
 		Features: features,
 		Options:  opts,

@@ -70,7 +70,7 @@ func (e *env) consumer(cfg servicebus.QueueConfig) *servicebus.Queue {
 	if cfg.Queue == "" && cfg.Topic == "" {
 		cfg.Queue = e.queue
 	}
-	q, err := e.c.NewQueue(cfg)
+	q, err := e.c.NewQueue(e.ctx, cfg)
 	if err != nil {
 		e.t.Fatalf("NewQueue: %v", err)
 	}

@@ -54,12 +54,14 @@ var (
 	_ broker.MessageIterator        = (*Queue)(nil)
 )
 
-// NewQueue opens a consumer as cfg says. It does not connect: the first
-// NextBatch or NextMessage does, and reports a missing entity
-// (broker.ErrNotFound) or refused credentials (broker.ErrUnauthenticated).
+// NewQueue opens a consumer as cfg says and connects it: it opens the
+// receiver's links (with a peek, which locks nothing), so a missing entity
+// (broker.ErrNotFound) or refused credentials (broker.ErrUnauthenticated)
+// show here, and so that NextBatch calls with very short deadlines do not
+// each start, and abandon, the link set-up. ctx bounds the connection.
 // In peek-lock mode it starts one goroutine, the lock renewer, which Close
 // stops.
-func (c *Client) NewQueue(cfg QueueConfig) (*Queue, error) {
+func (c *Client) NewQueue(ctx context.Context, cfg QueueConfig) (*Queue, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -84,6 +86,12 @@ func (c *Client) NewQueue(cfg QueueConfig) (*Queue, error) {
 		rcv, err = c.sb.NewReceiverForSubscription(cfg.Topic, cfg.Subscription, &ro)
 	}
 	if err != nil {
+		return nil, wrapErr("open receiver for "+cfg.entity(), err)
+	}
+	if _, err := rcv.PeekMessages(ctx, 1, nil); err != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		_ = rcv.Close(cctx)
 		return nil, wrapErr("open receiver for "+cfg.entity(), err)
 	}
 	q := &Queue{

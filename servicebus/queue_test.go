@@ -235,9 +235,8 @@ func TestReceiveAndDeleteIsAtMostOnce(t *testing.T) {
 
 func TestMissingEntityIsNotFound(t *testing.T) {
 	e := newEnv(t, nil)
-	q := e.consumer(servicebus.QueueConfig{Queue: "nope"})
-	if _, err := q.NextBatch(e.ctx); !errors.Is(err, broker.ErrNotFound) {
-		t.Errorf("NextBatch on a missing queue: %v, want ErrNotFound", err)
+	if _, err := e.c.NewQueue(e.ctx, servicebus.QueueConfig{Queue: "nope"}); !errors.Is(err, broker.ErrNotFound) {
+		t.Errorf("NewQueue on a missing queue: %v, want ErrNotFound", err)
 	}
 	p, _ := e.c.Publisher()
 	defer p.Close()
@@ -257,7 +256,7 @@ func TestQueueConfigIsValidated(t *testing.T) {
 		"nack delay":      {Queue: "q", Poison: broker.PoisonPolicy{NackDelay: time.Second}},
 		"mode":            {Queue: "q", ReceiveMode: 7},
 	} {
-		if _, err := e.c.NewQueue(cfg); err == nil {
+		if _, err := e.c.NewQueue(e.ctx, cfg); err == nil {
 			t.Errorf("%s: NewQueue accepted %+v", name, cfg)
 		}
 	}
