@@ -157,6 +157,16 @@ type QueueConfig struct {
 	// MaxBatch is the most messages NextBatch returns. Default 100.
 	MaxBatch int
 
+	// AckDeadline, if positive, is a client-side ack timeout (the client
+	// has none of its own): a message not settled that long after it was
+	// handed out is nacked, so the broker redelivers it after the nack
+	// delay, and settling it later fails with an error wrapping
+	// broker.ErrAlreadySettled. Message.Extend pushes the deadline back.
+	// Default 0: no deadline; a message stays with its consumer until
+	// settled, closed or disconnected, and Extend returns
+	// broker.ErrUnsupported.
+	AckDeadline time.Duration
+
 	// Poison maps onto the client's dead-letter policy: MaxDeliveries and
 	// DeadLetterTopic (default "<topic>-<subscription>-DLQ", Pulsar's
 	// convention) become DLQPolicy; NackDelay becomes NackRedeliveryDelay

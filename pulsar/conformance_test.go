@@ -3,6 +3,7 @@ package pulsar_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/pullkit/broker"
 	"github.com/pullkit/broker/brokertest"
@@ -26,7 +27,8 @@ func queueHarness(tg target) brokertest.QueueHarness {
 		},
 		Subscribe: func(ctx context.Context, t testing.TB, topic, sub string, o brokertest.SubscribeOptions) (brokertest.QueueConsumer, error) {
 			return cs.of(t).Subscribe(ctx, topic, sub, pulsar.QueueConfig{
-				MaxBatch: o.MaxBatch,
+				MaxBatch:    o.MaxBatch,
+				AckDeadline: o.AckDeadline,
 				Poison: broker.PoisonPolicy{
 					MaxDeliveries:   o.MaxDeliveries,
 					Action:          broker.PoisonDeadLetter,
@@ -39,9 +41,11 @@ func queueHarness(tg target) brokertest.QueueHarness {
 		},
 		Features: brokertest.QueueFeatures{
 			DeliveryCount: true,
-			// AckDeadline, Extend: pulsar-client-go v0.19.0 has no ack
-			// timeout, so there is no deadline to test or extend.
-			Reject: true,
+			// The client-side deadline of QueueConfig.AckDeadline (the
+			// client has no ack timeout of its own).
+			AckDeadline: 300 * time.Millisecond,
+			Extend:      true,
+			Reject:      true,
 			// NackDelay: the client has one NackRedeliveryDelay per
 			// consumer and ignores Settlement.Delay.
 			MaxDeliveries:   true,

@@ -46,10 +46,13 @@
 //     property "pullkit-reject-reason") to the dead-letter topic, then acks
 //     it; if publishing fails the message is nacked instead and the error
 //     reported. With PoisonTerminate, Reject acks (drops) the message.
-//   - Extend returns broker.ErrUnsupported: pulsar-client-go v0.19.0 has no
-//     ack timeout, so there is no lease to extend; a message stays with its
-//     consumer until settled or until the consumer closes or its connection
-//     drops (or until a broker-side ack timeout, where one is configured).
+//   - QueueConfig.AckDeadline is a client-side ack timeout (pulsar-client-go
+//     v0.19.0 has none): a message not settled in time is nacked, so the
+//     broker redelivers it, and settling it later fails with an error
+//     wrapping broker.ErrAlreadySettled; Extend pushes the deadline back.
+//     Without AckDeadline (the default) a message stays with its consumer
+//     until settled, or until the consumer closes or its connection drops,
+//     and Extend returns broker.ErrUnsupported.
 //   - DeliveryCount is the message's redelivery count plus one. The broker
 //     increments the redelivery count on nacks and on redeliveries after a
 //     consumer closed or disconnected.

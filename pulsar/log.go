@@ -58,6 +58,7 @@ var (
 type partState struct {
 	gen       uint64 // incremented when the partition is taken away
 	inactive  bool   // a Failover consumer that is not the partition's active one
+	owned     bool   // active or read from since the last revocation
 	committed int64  // highest offset whose cumulative ack the broker confirmed
 	// last is the highest offset handed out since the partition was last
 	// (re)assigned. After a reconnection the broker replays from the last
@@ -153,7 +154,8 @@ type failoverListener LogConsumer
 func (f *failoverListener) BecameActive(_ pc.Consumer, _ string, partition int32) {
 	l := (*LogConsumer)(f)
 	l.pmu.Lock()
-	l.partLocked(partition).inactive = false
+	ps := l.partLocked(partition)
+	ps.inactive, ps.owned = false, true
 	l.pmu.Unlock()
 }
 
@@ -169,9 +171,16 @@ func (f *failoverListener) BecameInactive(_ pc.Consumer, _ string, partition int
 		l.pmu.Unlock()
 		return
 	}
-	ps.inactive = true
+	owned := ps.owned
+	ps.inactive, ps.owned = true, false
 	ps.gen++
 	ps.last = -1 // if it comes back, it is replayed from the last commit
+	if !owned {
+		// A consumer that joins as a standby is told it is inactive:
+		// nothing to revoke.
+		l.pmu.Unlock()
+		return
+	}
 	fns := make([]func([]broker.TopicPartition), 0, len(l.revokers))
 	for _, fn := range l.revokers {
 		fns = append(fns, fn)
@@ -310,7 +319,7 @@ func (l *LogConsumer) convert(cm pc.Message) (r broker.Record, ok bool, err erro
 		l.pmu.Unlock()
 		return broker.Record{}, false, nil
 	}
-	ps.last = off
+	ps.last, ps.owned = off, true
 	gen := ps.gen
 	l.pmu.Unlock()
 	d := &recDelivery{c: l, id: id, part: p, offset: off, gen: gen}

@@ -49,6 +49,7 @@ type QueueConsumer struct {
 	closeErr  error
 
 	recent *recentAcks // confirmed acks, to drop stale copies
+	leases *leases     // nil without QueueConfig.AckDeadline
 
 	dlq pc.Producer // owned by the acker
 	ids []pc.MessageID
@@ -85,6 +86,9 @@ func (c *Client) Subscribe(ctx context.Context, topic, subscription string, cfg 
 	}
 	if err := cfg.Poison.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.AckDeadline < 0 {
+		return nil, fmt.Errorf("%w: negative AckDeadline", broker.ErrInvalidOption)
 	}
 	q := &QueueConsumer{
 		client: c, topic: topic, sub: subscription, cfg: cfg,
@@ -133,6 +137,10 @@ func (c *Client) Subscribe(ctx context.Context, topic, subscription string, cfg 
 	}
 	q.cons, q.msgs = cons, cons.Chan()
 	go q.runAcker()
+	if cfg.AckDeadline > 0 {
+		q.leases = newLeases(q, cfg.AckDeadline)
+		go q.leases.run()
+	}
 	return q, nil
 }
 
@@ -242,8 +250,13 @@ func (q *QueueConsumer) convert(cm pc.Message) (broker.Message, bool) {
 	d.Settler.Init(d)
 	count := int(cm.RedeliveryCount()) + 1
 	if q.cfg.Poison.Action == broker.PoisonTerminate && q.cfg.Poison.Exceeded(count) {
-		_ = d.Settle(context.Background(), broker.Settlement{Kind: broker.SettleAck, NoWait: true})
+		d.kind = broker.SettleAck
+		_ = q.enqueue(context.Background(), d)
 		return broker.Message{}, false
+	}
+	now := time.Now()
+	if q.leases != nil {
+		q.leases.add(d, now)
 	}
 	return broker.Message{
 		ID:            messageIDString(cm.ID()),
@@ -251,7 +264,7 @@ func (q *QueueConsumer) convert(cm pc.Message) (broker.Message, bool) {
 		Data:          cm.Payload(),
 		Attributes:    fromProperties(cm.Properties()),
 		PublishTime:   cm.PublishTime(),
-		IngestionTime: time.Now(),
+		IngestionTime: now,
 		DeliveryCount: count,
 		Settler:       &d.Settler,
 	}, true
@@ -283,17 +296,16 @@ func messageIDString(id pc.MessageID) string {
 //     without a dead-letter topic it acks (drops) it.
 func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
 	q := d.c
-	q.mu.RLock()
-	if q.closed {
-		q.mu.RUnlock()
-		return q.closedErr()
+	if q.leases != nil && !q.leases.release(d) {
+		return expiredErr(d)
 	}
 	d.kind, d.reason = s.Kind, s.Reason
 	if !s.NoWait {
 		d.done = make(chan error, 1)
 	}
-	q.jobs <- d // the acker runs until Close, which waits for mu
-	q.mu.RUnlock()
+	if err := q.enqueue(ctx, d); err != nil {
+		return err
+	}
 	if s.NoWait {
 		return nil
 	}
@@ -305,10 +317,35 @@ func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
 	}
 }
 
-// Extend returns broker.ErrUnsupported: pulsar-client-go v0.19.0 has no ack
-// timeout, so there is no deadline to extend.
-func (d *delivery) Extend(context.Context, time.Duration) error {
-	return fmt.Errorf("%w: pulsar consumers have no ack deadline", broker.ErrUnsupported)
+// enqueue hands d to the acker, unless the consumer is closed or ctx ends
+// while the acker's queue is full.
+func (q *QueueConsumer) enqueue(ctx context.Context, d *delivery) error {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return q.closedErr()
+	}
+	select {
+	case q.jobs <- d: // the acker runs until Close, which waits for mu
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Extend keeps the message leased for at least dur from now when
+// QueueConfig.AckDeadline is set; otherwise it returns
+// broker.ErrUnsupported (pulsar-client-go v0.19.0 has no ack timeout, and
+// the message stays with this consumer until settled).
+func (d *delivery) Extend(_ context.Context, dur time.Duration) error {
+	q := d.c
+	if q.leases == nil {
+		return fmt.Errorf("%w: no QueueConfig.AckDeadline, so no deadline to extend", broker.ErrUnsupported)
+	}
+	if !q.leases.extend(d, dur) {
+		return expiredErr(d)
+	}
+	return nil
 }
 
 // runAcker sends the settlements handed to it until Close, then what is
@@ -489,6 +526,9 @@ func (q *QueueConsumer) Close() error {
 		close(q.stop)
 		q.mu.Unlock()
 		<-q.acked
+		if q.leases != nil {
+			<-q.leases.done
+		}
 		q.cons.Close()
 		if q.dlq != nil {
 			q.dlq.Close()

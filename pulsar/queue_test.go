@@ -148,3 +148,37 @@ func TestSettlingAfterCloseFailsWithErrClosed(t *testing.T) {
 		t.Errorf("Subscribe after Client.Close: %v, want ErrClosed", err)
 	}
 }
+
+func TestSettlingAfterTheAckDeadlineFails(t *testing.T) {
+	tg := targets(t)[0]
+	c := tg.newClient(t)
+	ctx := ctxFor(t)
+	name := uniqueTopic("deadline")
+	q, err := c.Subscribe(ctx, name, "sub", pulsar.QueueConfig{AckDeadline: 100 * time.Millisecond,
+		Poison: broker.PoisonPolicy{NackDelay: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	publishN(t, ctx, c, name, "m", 1)
+	m1, err := q.NextMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := q.NextMessage(ctx) // the redelivery after m1's deadline
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m2.Data) != "m0" || m2.DeliveryCount != 2 {
+		t.Fatalf("got %q delivery %d, want m0 delivery 2", m2.Data, m2.DeliveryCount)
+	}
+	if err := m1.Extend(ctx, time.Second); !errors.Is(err, broker.ErrAlreadySettled) {
+		t.Errorf("Extend after the deadline: %v, want ErrAlreadySettled", err)
+	}
+	if err := m1.AckContext(ctx); !errors.Is(err, broker.ErrAlreadySettled) {
+		t.Errorf("AckContext after the deadline: %v, want ErrAlreadySettled", err)
+	}
+	if err := m2.AckContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
