@@ -157,8 +157,9 @@ func (c *Client) JoinLog(ctx context.Context, cfg LogConfig) (*LogConsumer, erro
 // rewind resets the group's consumer to its ack floor, so it delivers
 // again, in stream order, every record after the last commit: what a
 // previous consumer of the group read without committing (whether it
-// closed or crashed) is replayed at once and in order. Servers older than
-// 2.14 lack the reset API; there the replay relies on the nacks Close
+// closed or crashed) is replayed at once and in order. Servers without the
+// reset API (older releases) answer with an error other than those below;
+// there the replay relies on the nacks Close
 // sends, whose redelivery order the server does not guarantee, and on
 // AckWait after a crash.
 func (c *Client) rewind(ctx context.Context, stream, group string) error {
