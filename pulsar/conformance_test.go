@@ -11,22 +11,23 @@ import (
 )
 
 // The conformance suites through the real pulsar-client-go client: the queue
-// suite on Shared subscriptions, the log suite on Failover ones, against
+// suite on Shared subscriptions and again on KeyShared ones, the log suite on Failover ones, against
 // pulsartest and, when PULSAR_URL is set, against that cluster too.
 
 func dlqTopic(topic, sub string) string { return topic + "-" + sub + "-DLQ" }
 
-func queueHarness(tg target) brokertest.QueueHarness {
+func queueHarness(tg target, keyShared bool) brokertest.QueueHarness {
 	cs := &clients{tg: tg}
 	return brokertest.QueueHarness{
 		NewTopic: func(ctx context.Context, t testing.TB) (string, error) {
 			return uniqueTopic("queue"), nil
 		},
 		Publisher: func(ctx context.Context, t testing.TB) (broker.Publisher, error) {
-			return cs.of(t).Publisher(pulsar.PublisherConfig{})
+			return cs.of(t).Publisher(pulsar.PublisherConfig{KeyBasedBatching: keyShared})
 		},
 		Subscribe: func(ctx context.Context, t testing.TB, topic, sub string, o brokertest.SubscribeOptions) (brokertest.QueueConsumer, error) {
 			return cs.of(t).Subscribe(ctx, topic, sub, pulsar.QueueConfig{
+				KeyShared:   keyShared,
 				MaxBatch:    o.MaxBatch,
 				AckDeadline: o.AckDeadline,
 				Poison: broker.PoisonPolicy{
@@ -89,7 +90,8 @@ func logHarness(tg target) brokertest.LogHarness {
 
 func TestQueueConformance(t *testing.T) {
 	for _, tg := range targets(t) {
-		t.Run(tg.name, func(t *testing.T) { brokertest.RunQueueTests(t, queueHarness(tg)) })
+		t.Run(tg.name+"/Shared", func(t *testing.T) { brokertest.RunQueueTests(t, queueHarness(tg, false)) })
+		t.Run(tg.name+"/KeyShared", func(t *testing.T) { brokertest.RunQueueTests(t, queueHarness(tg, true)) })
 	}
 }
 

@@ -255,3 +255,42 @@ func TestTokenAuthenticationReachesTheBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestBadConsumerAndPublisherConfigsFailWithErrInvalidOption(t *testing.T) {
+	tg := targets(t)[0]
+	c := tg.newClient(t)
+	ctx := ctxFor(t)
+	for name, cfg := range map[string]pulsar.QueueConfig{
+		"negative batch":        {MaxBatch: -1},
+		"negative queue size":   {ReceiverQueueSize: -1},
+		"negative deadline":     {AckDeadline: -time.Second},
+		"negative max delivery": {Poison: broker.PoisonPolicy{MaxDeliveries: -1}},
+		"bad dead-letter topic": {Poison: broker.PoisonPolicy{DeadLetterTopic: "a b"}},
+	} {
+		if _, err := c.Subscribe(ctx, "t", "s", cfg); !errors.Is(err, broker.ErrInvalidOption) {
+			t.Errorf("Subscribe with %s: %v, want ErrInvalidOption", name, err)
+		}
+	}
+	if _, err := c.JoinGroup(ctx, "t", "g", pulsar.LogConfig{MaxBatch: -1}); !errors.Is(err, broker.ErrInvalidOption) {
+		t.Errorf("JoinGroup with a negative batch: %v, want ErrInvalidOption", err)
+	}
+	if _, err := c.Publisher(pulsar.PublisherConfig{MaxMessageSize: -1}); !errors.Is(err, broker.ErrInvalidOption) {
+		t.Errorf("Publisher with a negative size: %v, want ErrInvalidOption", err)
+	}
+}
+
+func TestExclusiveLogRefusesASecondConsumer(t *testing.T) {
+	tg := targets(t)[0]
+	c := tg.newClient(t)
+	ctx := ctxFor(t)
+	name := uniqueTopic("exclusive")
+	first, err := c.JoinGroup(ctx, name, "g", pulsar.LogConfig{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if second, err := c.JoinGroup(ctx, name, "g", pulsar.LogConfig{Exclusive: true}); err == nil {
+		second.Close()
+		t.Fatal("a second consumer joined an Exclusive subscription")
+	}
+}
