@@ -56,4 +56,3 @@ func TestConfigMapsOntoClientOptions(t *testing.T) {
 		}
 	}
 }
-
