@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gpubsub "cloud.google.com/go/pubsub/v2"
@@ -127,11 +128,13 @@ func (r *Receiver) Receive(ctx context.Context, handler func(context.Context, br
 // handler and are not settled, in an intrusive list (no allocation beyond
 // the delivery), so that shutdown can nack them.
 type receiveState struct {
-	r        *Receiver
-	mu       sync.Mutex
-	head     delivery // sentinel of the list of unsettled deliveries
-	active   int      // handler calls in progress
-	stopping bool
+	r      *Receiver
+	mu     sync.Mutex
+	head   delivery     // sentinel of the list of unsettled deliveries
+	active atomic.Int64 // handler calls in progress; incremented under mu
+
+	// stopping is set under mu; read without it by end.
+	stopping atomic.Bool
 
 	// dlq publishes rejected messages to ReceiveConfig.DeadLetterTopic;
 	// made on the first Reject, closed when Receive returns.
@@ -153,23 +156,26 @@ func (st *receiveState) begin(m *gpubsub.Message) *delivery {
 	d.Settler.Init(d)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.stopping {
+	if st.stopping.Load() {
 		return nil
 	}
-	st.active++
+	st.active.Add(1)
 	d.prev, d.next = st.head.prev, &st.head
 	st.head.prev.next = d
 	st.head.prev = d
 	return d
 }
 
-// end marks a handler call returned.
+// end marks a handler call returned. It takes the lock only during
+// shutdown: stop sets stopping before it reads active, and end decrements
+// active before it reads stopping, so whichever comes second releases.
 func (st *receiveState) end() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.active--
-	if st.stopping && st.active == 0 {
-		st.releaseLocked()
+	if st.active.Add(-1) == 0 && st.stopping.Load() {
+		st.mu.Lock()
+		if st.active.Load() == 0 {
+			st.releaseLocked()
+		}
+		st.mu.Unlock()
 	}
 }
 
@@ -178,12 +184,13 @@ func (st *receiveState) end() {
 func (st *receiveState) stop() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.stopping = true
-	if st.active == 0 {
+	st.stopping.Store(true)
+	if st.active.Load() == 0 {
 		st.releaseLocked()
 	}
 }
 
+// releaseLocked nacks every unsettled delivery; calling it again does nothing.
 func (st *receiveState) releaseLocked() {
 	for d := st.head.next; d != &st.head; {
 		next := d.next
@@ -355,7 +362,7 @@ func (st *receiveState) check(d *delivery) error {
 	if d.released {
 		return fmt.Errorf("%w: pubsub: message %s was nacked when its Receive ended", broker.ErrClosed, d.m.ID)
 	}
-	if st.stopping {
+	if st.stopping.Load() {
 		// The library stops extending leases once Receive is shutting down.
 		return fmt.Errorf("%w: pubsub: Receive is ending", broker.ErrClosed)
 	}
