@@ -470,7 +470,7 @@ func (l *LogConsumer) commit(batch []*recDelivery) {
 			result[p] = l.revokedErr(d)
 			continue
 		}
-		if err := l.cons.AckIDCumulative(d.id); err != nil {
+		if err := retry(func() error { return l.cons.AckIDCumulative(d.id) }); err != nil {
 			result[p] = classify(fmt.Sprintf("commit %s/%d offset %d", l.topic, partitionNumber(p), d.offset), err)
 			continue
 		}

@@ -442,7 +442,7 @@ func (q *QueueConsumer) settleBatch(batch []*delivery) {
 	if len(q.ids) == 0 {
 		return
 	}
-	err := q.cons.AckIDList(q.ids)
+	err := retry(func() error { return q.cons.AckIDList(q.ids) })
 	var perID pc.AckError
 	if !errors.As(err, &perID) {
 		perID = nil

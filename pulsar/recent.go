@@ -2,6 +2,7 @@ package pulsar
 
 import (
 	"sync"
+	"time"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
 )
@@ -54,4 +55,23 @@ func (r *recentAcks) has(k msgKey) bool {
 	defer r.mu.Unlock()
 	_, ok := r.set[k]
 	return ok
+}
+
+// retryDelays are the pauses before sending again an acknowledgement that
+// failed: typically the connection dropped and the client is reconnecting,
+// after which the same message ids can still be acknowledged.
+var retryDelays = []time.Duration{50 * time.Millisecond, 150 * time.Millisecond, 400 * time.Millisecond}
+
+// retry calls f until it succeeds or retryDelays are used up, and returns
+// its last error.
+func retry(f func() error) error {
+	err := f()
+	for _, d := range retryDelays {
+		if err == nil {
+			return nil
+		}
+		time.Sleep(d)
+		err = f()
+	}
+	return err
 }
