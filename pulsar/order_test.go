@@ -129,13 +129,13 @@ func TestPartitionedTopicWithKeysKeepsPerKeyOrder(t *testing.T) {
 		publishKeyed(t, ctx, c, pulsar.PublisherConfig{KeyBasedBatching: true}, name, keys, perKey)
 		o := &orderChecker{t: t, next: map[string]int{}, part: map[string]int64{}}
 		total := len(keys) * perKey
-		ctx, cancel := context.WithCancel(ctx)
+		rctx, cancel := context.WithCancel(ctx) // ends the receiving
 		defer cancel()
 		var wg sync.WaitGroup
 		for _, q := range subs {
 			wg.Go(func() {
 				for {
-					m, err := q.NextMessage(ctx)
+					m, err := q.NextMessage(rctx)
 					if err != nil {
 						return
 					}
