@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,9 +108,17 @@ func (e *benchEnv) queue(b *testing.B) *jetstream.QueueConsumer {
 	return q
 }
 
+// rawConsumer makes the consumer the raw side reads, configured as this
+// package configures its own: AckWait 30 s and MaxAckPending 1000 (queue)
+// or 10000 (log).
 func (e *benchEnv) rawConsumer(b *testing.B, policy natsjs.AckPolicy) natsjs.Consumer {
+	maxAckPending := 1000
+	if policy == natsjs.AckAllPolicy {
+		maxAckPending = 10000
+	}
 	cons, err := e.c.JetStream().CreateOrUpdateConsumer(e.ctx, e.stream, natsjs.ConsumerConfig{
-		Durable: "raw", FilterSubject: e.subject, AckPolicy: policy, MaxAckPending: 10000, MaxDeliver: -1,
+		Durable: "raw", FilterSubject: e.subject, AckPolicy: policy, AckWait: 30 * time.Second,
+		MaxAckPending: maxAckPending, MaxDeliver: -1,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -117,8 +126,34 @@ func (e *benchEnv) rawConsumer(b *testing.B, policy natsjs.AckPolicy) natsjs.Con
 	return cons
 }
 
+// report adds msgs/s and, because the shared machine makes wall time
+// noisy, the process's CPU time per message (client and embedded server
+// together, the same on both sides of a comparison).
 func report(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// cpuTimer measures the process's user+system CPU time.
+type cpuTimer struct{ start time.Duration }
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU(b *testing.B) *cpuTimer {
+	b.ReportAllocs()
+	b.ResetTimer()
+	return &cpuTimer{start: cpuNow()}
+}
+
+func (c *cpuTimer) report(b *testing.B) {
+	used := cpuNow() - c.start
+	b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/msg")
+	report(b)
 }
 
 // BenchmarkConsume: batched and one-at-a-time consume with an ack per
@@ -128,8 +163,7 @@ func BenchmarkConsume(b *testing.B) {
 		e := newBenchEnv(b)
 		q := e.queue(b)
 		e.fill(b, b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for got := 0; got < b.N; {
 			batch, err := q.NextBatch(e.ctx)
 			if err != nil {
@@ -140,14 +174,13 @@ func BenchmarkConsume(b *testing.B) {
 			}
 			got += len(batch)
 		}
-		report(b)
+		cpu.report(b)
 	})
 	b.Run("Batched/raw-fetch", func(b *testing.B) {
 		e := newBenchEnv(b)
 		cons := e.rawConsumer(b, natsjs.AckExplicitPolicy)
 		e.fill(b, b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for got := 0; got < b.N; {
 			batch, err := cons.Fetch(benchBatch, natsjs.FetchMaxWait(5*time.Second))
 			if err != nil {
@@ -164,7 +197,7 @@ func BenchmarkConsume(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		report(b)
+		cpu.report(b)
 	})
 	b.Run("Batched/raw-messages", func(b *testing.B) {
 		e := newBenchEnv(b)
@@ -175,8 +208,7 @@ func BenchmarkConsume(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer it.Stop()
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for range b.N {
 			m, err := it.Next()
 			if err != nil {
@@ -187,14 +219,13 @@ func BenchmarkConsume(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		report(b)
+		cpu.report(b)
 	})
 	b.Run("OneAtATime/pkg", func(b *testing.B) {
 		e := newBenchEnv(b)
 		q := e.queue(b)
 		e.fill(b, b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for range b.N {
 			m, err := q.NextMessage(e.ctx)
 			if err != nil {
@@ -202,7 +233,7 @@ func BenchmarkConsume(b *testing.B) {
 			}
 			m.Ack()
 		}
-		report(b)
+		cpu.report(b)
 	})
 	b.Run("OneAtATime/raw-next", func(b *testing.B) {
 		// Consumer.Next: one pull request per message, nats.go's
@@ -210,8 +241,7 @@ func BenchmarkConsume(b *testing.B) {
 		e := newBenchEnv(b)
 		cons := e.rawConsumer(b, natsjs.AckExplicitPolicy)
 		e.fill(b, b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for range b.N {
 			m, err := cons.Next(natsjs.FetchMaxWait(5 * time.Second))
 			if err != nil {
@@ -222,15 +252,14 @@ func BenchmarkConsume(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		report(b)
+		cpu.report(b)
 	})
 	b.Run("Confirmed/pkg", func(b *testing.B) {
 		// AckContext: every ack confirmed by the server (DoubleAck).
 		e := newBenchEnv(b)
 		q := e.queue(b)
 		e.fill(b, b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for range b.N {
 			m, err := q.NextMessage(e.ctx)
 			if err != nil {
@@ -240,7 +269,7 @@ func BenchmarkConsume(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		report(b)
+		cpu.report(b)
 	})
 	b.Run("Confirmed/raw-messages", func(b *testing.B) {
 		e := newBenchEnv(b)
@@ -251,8 +280,7 @@ func BenchmarkConsume(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer it.Stop()
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for range b.N {
 			m, err := it.Next()
 			if err != nil {
@@ -263,7 +291,7 @@ func BenchmarkConsume(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		report(b)
+		cpu.report(b)
 	})
 }
 
@@ -278,8 +306,7 @@ func BenchmarkLog(b *testing.B) {
 		}
 		b.Cleanup(func() { _ = l.Close() })
 		e.fill(b, b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for got := 0; got < b.N; {
 			batch, err := l.NextBatch(e.ctx)
 			if err != nil {
@@ -288,7 +315,7 @@ func BenchmarkLog(b *testing.B) {
 			batch[len(batch)-1].Ack()
 			got += len(batch)
 		}
-		report(b)
+		cpu.report(b)
 	})
 	b.Run("Batched/raw-messages", func(b *testing.B) {
 		e := newBenchEnv(b)
@@ -299,8 +326,7 @@ func BenchmarkLog(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer it.Stop()
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for i := range b.N {
 			m, err := it.Next()
 			if err != nil {
@@ -313,7 +339,7 @@ func BenchmarkLog(b *testing.B) {
 				}
 			}
 		}
-		report(b)
+		cpu.report(b)
 	})
 }
 
@@ -327,23 +353,21 @@ func BenchmarkPublish(b *testing.B) {
 			b.Fatal(err)
 		}
 		msgs := benchOutbound(benchBatch)
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for sent := 0; sent < b.N; sent += benchBatch {
 			n := min(benchBatch, b.N-sent)
 			if err := tp.BatchPublish(e.ctx, msgs[:n]...); err != nil {
 				b.Fatal(err)
 			}
 		}
-		report(b)
+		cpu.report(b)
 	})
 	b.Run("Batch/raw", func(b *testing.B) {
 		e := newBenchEnv(b)
 		js := e.c.JetStream()
 		data := benchData()
 		futures := make([]natsjs.PubAckFuture, benchBatch)
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for sent := 0; sent < b.N; sent += benchBatch {
 			n := min(benchBatch, b.N-sent)
 			for i := range n {
@@ -361,7 +385,7 @@ func BenchmarkPublish(b *testing.B) {
 				}
 			}
 		}
-		report(b)
+		cpu.report(b)
 	})
 	b.Run("One/pkg", func(b *testing.B) {
 		e := newBenchEnv(b)
@@ -370,27 +394,25 @@ func BenchmarkPublish(b *testing.B) {
 			b.Fatal(err)
 		}
 		msg := benchOutbound(1)[0]
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for range b.N {
 			if err := tp.Publish(e.ctx, msg); err != nil {
 				b.Fatal(err)
 			}
 		}
-		report(b)
+		cpu.report(b)
 	})
 	b.Run("One/raw", func(b *testing.B) {
 		e := newBenchEnv(b)
 		js := e.c.JetStream()
 		data := benchData()
-		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
 		for i := range b.N {
 			if _, err := js.PublishMsg(e.ctx, rawMsg(e.subject, i, data)); err != nil {
 				b.Fatal(err)
 			}
 		}
-		report(b)
+		cpu.report(b)
 	})
 }
 
