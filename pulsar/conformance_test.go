@@ -104,3 +104,11 @@ func TestLogConformance(t *testing.T) {
 		t.Run(tg.name, func(t *testing.T) { brokertest.RunLogTests(t, h) })
 	}
 }
+
+// BenchmarkConformance runs the suite's shared benchmarks on pulsartest, so
+// this backend is compared with the others on the same work.
+func BenchmarkConformance(b *testing.B) {
+	tg := targets(b)[0]
+	b.Run("Queue", func(b *testing.B) { brokertest.RunQueueBenchmarks(b, queueHarness(tg, false)) })
+	b.Run("Log", func(b *testing.B) { brokertest.RunLogBenchmarks(b, logHarness(tg)) })
+}

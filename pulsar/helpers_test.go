@@ -45,7 +45,7 @@ type target struct {
 
 // targets returns pulsartest always, plus PULSAR_URL when set. The
 // pulsartest server is closed when t ends.
-func targets(t *testing.T) []target {
+func targets(t testing.TB) []target {
 	t.Helper()
 	srv, err := pulsartest.NewServer()
 	if err != nil {

@@ -31,6 +31,7 @@ type LogConsumer struct {
 	mu     sync.RWMutex // as in QueueConsumer
 	closed bool
 	jobs   chan *recDelivery
+	kick   chan struct{} // wakes the acker for a commit that must not wait
 	stop   chan struct{}
 	acked  chan struct{}
 
@@ -97,7 +98,7 @@ func (c *Client) JoinGroup(ctx context.Context, topic, subscription string, cfg 
 	}
 	l := &LogConsumer{
 		client: c, topic: topic, sub: subscription, cfg: cfg,
-		jobs: make(chan *recDelivery, maxAckBatch), stop: make(chan struct{}), acked: make(chan struct{}),
+		jobs: make(chan *recDelivery, maxAckBatch), kick: make(chan struct{}, 1), stop: make(chan struct{}), acked: make(chan struct{}),
 		parts: make(map[int32]*partState), revokers: make(map[uint64]func([]broker.TopicPartition)),
 	}
 	o := pc.ConsumerOptions{
@@ -368,8 +369,19 @@ func (d *recDelivery) Settle(ctx context.Context, s broker.Settlement) error {
 	if !s.NoWait {
 		d.done = make(chan error, 1)
 	}
-	l.jobs <- d
+	select {
+	case l.jobs <- d:
+	case <-ctx.Done():
+		l.mu.RUnlock()
+		return ctx.Err()
+	}
 	l.mu.RUnlock()
+	if d.done != nil || len(l.jobs) >= cap(l.jobs)/2 {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
 	if s.NoWait {
 		return nil
 	}
@@ -393,12 +405,7 @@ func (l *LogConsumer) runAcker() {
 	batch := make([]*recDelivery, 0, 64)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	armed := false
 	flush := func() {
-		if armed {
-			timer.Stop()
-			armed = false
-		}
 		if len(batch) > 0 {
 			l.commit(batch)
 			clear(batch)
@@ -408,31 +415,34 @@ func (l *LogConsumer) runAcker() {
 	for {
 		select {
 		case d := <-l.jobs:
-			from := len(batch)
-			batch = l.drain(append(batch, d))
-			urgent := len(batch) >= maxAckBatch || l.cfg.AckFlushDelay < 0
-			for _, d := range batch[from:] {
-				urgent = urgent || d.done != nil
-			}
-			switch {
-			case urgent:
-				flush()
-			case !armed:
-				timer.Reset(l.cfg.AckFlushDelay)
-				armed = true
-			}
-		case <-timer.C:
-			armed = false
-			flush()
+			batch = append(batch, d)
+		case <-l.kick:
+			continue
 		case <-l.stop:
 			for {
-				batch = l.drain(batch)
-				if len(batch) == 0 {
+				if batch = l.drain(batch); len(batch) == 0 {
 					return
 				}
 				flush()
 			}
 		}
+		batch = l.drain(batch)
+		waited := false
+		for _, d := range batch {
+			waited = waited || d.done != nil
+		}
+		if !waited && l.cfg.AckFlushDelay > 0 && len(batch) < maxAckBatch {
+			timer.Reset(l.cfg.AckFlushDelay)
+			select {
+			case <-timer.C:
+			case <-l.kick:
+				timer.Stop()
+			case <-l.stop:
+				timer.Stop()
+			}
+			batch = l.drain(batch)
+		}
+		flush()
 	}
 }
 

@@ -39,6 +39,7 @@ type QueueConsumer struct {
 	mu     sync.RWMutex
 	closed bool
 	jobs   chan *delivery
+	kick   chan struct{} // wakes the acker for a settlement that must not wait
 	stop   chan struct{} // closed by Close
 	acked  chan struct{} // closed when the acker is done
 
@@ -92,7 +93,7 @@ func (c *Client) Subscribe(ctx context.Context, topic, subscription string, cfg 
 	}
 	q := &QueueConsumer{
 		client: c, topic: topic, sub: subscription, cfg: cfg,
-		jobs: make(chan *delivery, maxAckBatch), stop: make(chan struct{}), acked: make(chan struct{}),
+		jobs: make(chan *delivery, maxAckBatch), kick: make(chan struct{}, 1), stop: make(chan struct{}), acked: make(chan struct{}),
 		recent: newRecentAcks(max(4*cfg.ReceiverQueueSize, 4096)),
 	}
 	o := pc.ConsumerOptions{
@@ -327,10 +328,16 @@ func (q *QueueConsumer) enqueue(ctx context.Context, d *delivery) error {
 	}
 	select {
 	case q.jobs <- d: // the acker runs until Close, which waits for mu
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if d.done != nil || d.kind != broker.SettleAck || len(q.jobs) >= cap(q.jobs)/2 {
+		select {
+		case q.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
 }
 
 // Extend keeps the message leased for at least dur from now when
@@ -351,52 +358,58 @@ func (d *delivery) Extend(_ context.Context, dur time.Duration) error {
 // runAcker sends the settlements handed to it until Close, then what is
 // left. Settlements someone waits for, nacks and rejects go at once, with
 // everything queued before them; plain Acks wait up to AckFlushDelay for
-// others to share their request.
+// others to share their request, without waking the acker one by one (a
+// half-full queue kicks it early).
 func (q *QueueConsumer) runAcker() {
 	defer close(q.acked)
 	batch := make([]*delivery, 0, 64)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	armed := false
-	flush := func() {
-		if armed {
-			timer.Stop()
-			armed = false
-		}
-		if len(batch) > 0 {
-			q.settleBatch(batch)
-			clear(batch)
-			batch = batch[:0]
-		}
-	}
 	for {
 		select {
 		case d := <-q.jobs:
-			from := len(batch)
-			batch = q.drain(append(batch, d))
-			urgent := len(batch) >= maxAckBatch || q.cfg.AckFlushDelay < 0
-			for _, d := range batch[from:] {
-				urgent = urgent || d.done != nil || d.kind != broker.SettleAck
-			}
-			switch {
-			case urgent:
-				flush()
-			case !armed:
-				timer.Reset(q.cfg.AckFlushDelay)
-				armed = true
-			}
-		case <-timer.C:
-			armed = false
-			flush()
+			batch = append(batch, d)
+		case <-q.kick:
+			continue
 		case <-q.stop:
 			for {
-				batch = q.drain(batch)
-				if len(batch) == 0 {
+				if batch = q.drain(batch); len(batch) == 0 {
 					return
 				}
-				flush()
+				q.flush(&batch)
 			}
 		}
+		batch = q.drain(batch)
+		if !urgent(batch) && q.cfg.AckFlushDelay > 0 && len(batch) < maxAckBatch {
+			timer.Reset(q.cfg.AckFlushDelay)
+			select {
+			case <-timer.C:
+			case <-q.kick:
+				timer.Stop()
+			case <-q.stop:
+				timer.Stop()
+			}
+			batch = q.drain(batch)
+		}
+		q.flush(&batch)
+	}
+}
+
+// urgent reports whether a settlement of batch must not wait.
+func urgent(batch []*delivery) bool {
+	for _, d := range batch {
+		if d.done != nil || d.kind != broker.SettleAck {
+			return true
+		}
+	}
+	return false
+}
+
+func (q *QueueConsumer) flush(batch *[]*delivery) {
+	if len(*batch) > 0 {
+		q.settleBatch(*batch)
+		clear(*batch)
+		*batch = (*batch)[:0]
 	}
 }
 
