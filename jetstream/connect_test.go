@@ -11,9 +11,13 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nkeys"
 
 	"github.com/pullkit/broker"
 	"github.com/pullkit/broker/jetstream"
@@ -162,5 +166,51 @@ func TestConnectRefusesConflictingOrMissingOptions(t *testing.T) {
 	cancel()
 	if _, err := jetstream.Connect(canceled, jetstream.Config{URLs: []string{shared.URL()}}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Connect with a canceled context: got %v", err)
+	}
+}
+
+func TestNKeyAuthentication(t *testing.T) {
+	user, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := user.PublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := user.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSeed, err := other.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeSeed := func(name string, seed []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, seed, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	srv := startServer(t, jstest.Options{NKeys: []string{pub}})
+
+	c, err := jetstream.Connect(testCtx(t), jetstream.Config{URLs: []string{srv.URL()}, NKeySeedFile: writeSeed("user.nk", seed)})
+	if err != nil {
+		t.Fatalf("Connect with the registered nkey: %v", err)
+	}
+	_ = c.Close()
+
+	_, err = jetstream.Connect(testCtx(t), jetstream.Config{URLs: []string{srv.URL()}, NKeySeedFile: writeSeed("other.nk", otherSeed)})
+	if !errors.Is(err, broker.ErrUnauthenticated) {
+		t.Errorf("Connect with an unknown nkey: got %v, want an error matching broker.ErrUnauthenticated", err)
+	}
+	if err != nil && strings.Contains(err.Error(), string(otherSeed)) {
+		t.Errorf("the error %q contains the seed", err)
 	}
 }

@@ -31,6 +31,10 @@ type Options struct {
 	User, Password string
 	Token          string
 
+	// NKeys, when set, turns on nkey authentication for these public
+	// user keys ("U…").
+	NKeys []string
+
 	// TLS, when set, makes the server require TLS with this configuration.
 	TLS *tls.Config
 
@@ -97,6 +101,9 @@ func (s *Server) start() error {
 	}
 	if s.opts.Token != "" {
 		o.Authorization = s.opts.Token
+	}
+	for _, k := range s.opts.NKeys {
+		o.Nkeys = append(o.Nkeys, &server.NkeyUser{Nkey: k})
 	}
 	if s.opts.TLS != nil {
 		o.TLS = true
