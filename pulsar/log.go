@@ -43,6 +43,7 @@ type LogConsumer struct {
 
 	errMu    sync.Mutex
 	asyncErr error
+	fatal    error // a record that cannot be handed out; every later call fails
 
 	closeOnce sync.Once
 	closeErr  error
@@ -311,6 +312,12 @@ func (l *LogConsumer) convert(cm pc.Message) (r broker.Record, ok bool, err erro
 	id := cm.ID()
 	off, err := Offset(id)
 	if err != nil {
+		// Handing out later records would let their commits skip this
+		// one: stop here for good.
+		err = fmt.Errorf("pulsar: log consumer of %q stopped: %w", l.topic, err)
+		l.errMu.Lock()
+		l.fatal = err
+		l.errMu.Unlock()
 		return broker.Record{}, false, err
 	}
 	p := id.PartitionIdx()
@@ -510,6 +517,9 @@ func (l *LogConsumer) finish(d *recDelivery, err error) {
 func (l *LogConsumer) takeAsyncErr() error {
 	l.errMu.Lock()
 	defer l.errMu.Unlock()
+	if l.fatal != nil {
+		return l.fatal
+	}
 	err := l.asyncErr
 	l.asyncErr = nil
 	return err

@@ -17,7 +17,10 @@ import (
 // contiguous: gaps between entries and ledgers are normal). The packing
 // holds for ledger ids below 2^31, entry ids below 2^20 per ledger (a
 // ledger rolls over after 50,000 entries by default) and batch indexes below
-// 4096 (1000 messages per batch by default).
+// 4096 (1000 messages per batch by default). A record whose id does not fit
+// stops its LogConsumer: NextRecord and NextBatch return an error wrapping
+// broker.ErrUnsupported from then on, rather than hand out later records
+// whose commits would cover it.
 const (
 	offsetBatchBits = 12
 	offsetEntryBits = 20
