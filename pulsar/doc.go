@@ -53,6 +53,9 @@
 //     Without AckDeadline (the default) a message stays with its consumer
 //     until settled, or until the consumer closes or its connection drops,
 //     and Extend returns broker.ErrUnsupported.
+//   - Message.ID is "ledgerID:entryID:batchIndex:partition", unique within
+//     the topic; Message.Key is the message key; PublishTime is the
+//     producer's publish time.
 //   - DeliveryCount is the message's redelivery count plus one. The broker
 //     increments the redelivery count on nacks and on redeliveries after a
 //     consumer closed or disconnected.
@@ -105,8 +108,9 @@
 //   - Publish sends one message and waits for the broker's receipt.
 //   - BatchPublish hands every message to the producer (SendAsync),
 //     flushes, and waits for every receipt; the *broker.BatchError it
-//     returns says per message which were refused and which are unknown
-//     (ctx ended before the receipt).
+//     returns says per message which were refused (or never handed over
+//     because ctx ended first) and which are unknown (handed over, but ctx
+//     ended before the receipt).
 //   - OutboundMessage.Key is the message key (partition key): it picks the
 //     partition of a partitioned topic and the consumer of a KeyShared
 //     subscription. Use PublisherConfig.KeyBasedBatching for KeyShared

@@ -197,35 +197,47 @@ func (t *topicProducer) BatchPublish(ctx context.Context, msgs ...broker.Outboun
 	// Buffered for every callback, so a callback never blocks the client,
 	// even after this call returned on ctx's end.
 	results := make(chan sendResult, len(msgs))
+	got := make([]bool, len(msgs))
+	handed := 0
 	for i, pm := range pms {
+		if err := ctx.Err(); err != nil {
+			// Never handed over: certainly not published.
+			for j := i; j < len(msgs); j++ {
+				be.Fail(j, err)
+				got[j] = true
+			}
+			break
+		}
 		t.prod.SendAsync(ctx, pm, func(_ pc.MessageID, _ *pc.ProducerMessage, err error) {
 			results <- sendResult{i, err}
 		})
+		handed++
 	}
 	// The client would send the last partial batch after its batching
 	// delay; flushing sends it now. Its error is the messages' own.
-	_ = t.prod.FlushWithCtx(ctx)
-	got := make([]bool, len(msgs))
-	for n := 0; n < len(msgs); n++ {
+	if handed > 0 {
+		_ = t.prod.FlushWithCtx(ctx)
+	}
+	record := func(r sendResult) {
+		got[r.i] = true
+		switch {
+		case r.err == nil:
+		case errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded):
+			be.Unknown(r.i, r.err)
+		default:
+			be.Fail(r.i, classify(fmt.Sprintf("publish to %q", t.name), r.err))
+		}
+	}
+	for n := 0; n < handed; n++ {
 		select {
 		case r := <-results:
-			got[r.i] = true
-			switch {
-			case r.err == nil:
-			case errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded):
-				be.Unknown(r.i, r.err)
-			default:
-				be.Fail(r.i, classify(fmt.Sprintf("publish to %q", t.name), r.err))
-			}
+			record(r)
 		case <-ctx.Done():
 			// Take the receipts that came meanwhile; the rest are unknown.
 			for drained := false; !drained; {
 				select {
 				case r := <-results:
-					got[r.i] = true
-					if r.err != nil {
-						be.Unknown(r.i, r.err)
-					}
+					record(r)
 				default:
 					drained = true
 				}
