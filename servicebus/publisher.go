@@ -121,6 +121,12 @@ func toMessage(m broker.OutboundMessage) (*azservicebus.Message, error) {
 	if err := broker.ValidateOutbound(m); err != nil {
 		return nil, err
 	}
+	return convert(m)
+}
+
+// convert converts a validated outbound message. The result shares
+// m's slices and map: it must be encoded before the call returns.
+func convert(m broker.OutboundMessage) (*azservicebus.Message, error) {
 	props, err := toProperties(m.Attributes)
 	if err != nil {
 		return nil, err
@@ -188,7 +194,7 @@ func (t *Topic) BatchPublish(ctx context.Context, msgs ...broker.OutboundMessage
 	var batches []packed
 	var cur *azservicebus.MessageBatch
 	for i := range msgs {
-		msg, err := toMessage(msgs[i])
+		msg, err := convert(msgs[i])
 		if err != nil { // ValidateBatch let it through: cannot happen
 			return refuseAll(len(msgs), i, err)
 		}

@@ -67,9 +67,13 @@ type queue struct {
 	deferred     map[int64]*storedMessage
 	scheduled    map[int64]*storedMessage
 	dlOnExpiry   bool
-	dlq          *queue
-	receivers    []*link
-	rr           int
+	// mayExpire is set once a message with a time-to-live was stored: only
+	// then does the janitor scan the available messages (a scan every
+	// tick of a queue holding many messages would starve the server).
+	mayExpire bool
+	dlq       *queue
+	receivers []*link
+	rr        int
 }
 
 // topic fans every message out to its subscriptions.
@@ -235,6 +239,7 @@ func (s *Server) enqueue(targets []*queue, m *amqp.Message, now time.Time) []int
 		sm := &storedMessage{seq: seq, enqueued: now, msg: m}
 		if m.Header != nil && m.Header.TTL > 0 {
 			sm.expiresAt = now.Add(m.Header.TTL)
+			q.mayExpire = true
 		}
 		if at, ok := m.Annotations[annScheduledTime].(time.Time); ok && at.After(now) {
 			sm.state = stateScheduled
@@ -458,6 +463,10 @@ func (q *queue) expire(now time.Time) {
 	}
 	// Available messages past their time-to-live leave the queue even
 	// when nobody receives (locked ones are checked when they return).
+	if !q.mayExpire {
+		q.dispatch(now)
+		return
+	}
 	kept := q.avail[:0]
 	var gone []*storedMessage
 	for _, m := range q.avail {
