@@ -30,7 +30,7 @@ type fastServer struct {
 	msgID atomic.Int64
 }
 
-const pullBatch = 500
+const pullBatch = 100
 
 func newFastServer(tb testing.TB) *fastServer {
 	tb.Helper()

@@ -98,8 +98,7 @@ func (r *Receiver) Receive(ctx context.Context, handler func(context.Context, br
 
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st := &receiveState{r: r}
-	st.head.next, st.head.prev = &st.head, &st.head
+	st := newReceiveState(r)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
@@ -125,15 +124,19 @@ func (r *Receiver) Receive(ctx context.Context, handler func(context.Context, br
 }
 
 // receiveState tracks one Receive call's messages that were handed to the
-// handler and are not settled, in an intrusive list (no allocation beyond
-// the delivery), so that shutdown can nack them.
+// handler and are not settled, so that shutdown can nack them. They sit in
+// intrusive lists (no allocation beyond the delivery), spread over shards
+// so that the library's many handler goroutines rarely wait for each
+// other's lock.
 type receiveState struct {
 	r      *Receiver
-	mu     sync.Mutex
-	head   delivery     // sentinel of the list of unsettled deliveries
-	active atomic.Int64 // handler calls in progress; incremented under mu
+	shards [receiveShards]shard
+	next   atomic.Uint32 // picks a delivery's shard, round-robin
+	active atomic.Int64  // handler calls in progress
 
-	// stopping is set under mu; read without it by end.
+	// stopping is set once shutdown began; begin reads it under its
+	// shard's lock, so after stop took every shard's lock no begin
+	// registers a delivery any more.
 	stopping atomic.Bool
 
 	// dlq publishes rejected messages to ReceiveConfig.DeadLetterTopic;
@@ -141,6 +144,22 @@ type receiveState struct {
 	dlqOnce sync.Once
 	dlq     *Publisher
 	dlqErr  error
+}
+
+const receiveShards = 16
+
+type shard struct {
+	mu   sync.Mutex
+	head delivery // sentinel of the shard's list of unsettled deliveries
+}
+
+func newReceiveState(r *Receiver) *receiveState {
+	st := &receiveState{r: r}
+	for i := range st.shards {
+		h := &st.shards[i].head
+		h.next, h.prev = h, h
+	}
+	return st
 }
 
 func (st *receiveState) closeDeadLetters() {
@@ -152,61 +171,69 @@ func (st *receiveState) closeDeadLetters() {
 
 // begin registers m before it is handed out, or returns nil once shutdown began.
 func (st *receiveState) begin(m *gpubsub.Message) *delivery {
-	d := &delivery{st: st, m: m, received: time.Now()}
+	sh := &st.shards[st.next.Add(1)%receiveShards]
+	d := &delivery{st: st, sh: sh, m: m, received: time.Now()}
 	d.Settler.Init(d)
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	if st.stopping.Load() {
 		return nil
 	}
 	st.active.Add(1)
-	d.prev, d.next = st.head.prev, &st.head
-	st.head.prev.next = d
-	st.head.prev = d
+	d.prev, d.next = sh.head.prev, &sh.head
+	sh.head.prev.next = d
+	sh.head.prev = d
 	return d
 }
 
-// end marks a handler call returned. It takes the lock only during
-// shutdown: stop sets stopping before it reads active, and end decrements
-// active before it reads stopping, so whichever comes second releases.
+// end marks a handler call returned. During shutdown, the last one to
+// return nacks what is still unsettled.
 func (st *receiveState) end() {
 	if st.active.Add(-1) == 0 && st.stopping.Load() {
-		st.mu.Lock()
-		if st.active.Load() == 0 {
-			st.releaseLocked()
-		}
-		st.mu.Unlock()
+		st.release()
 	}
 }
 
 // stop starts shutdown; the unsettled messages are nacked once no handler
 // call is in progress.
 func (st *receiveState) stop() {
-	st.mu.Lock()
-	defer st.mu.Unlock()
 	st.stopping.Store(true)
+	// A barrier: a begin that saw stopping unset has registered its
+	// delivery and counted its handler call once we hold its shard's lock.
+	for i := range st.shards {
+		st.shards[i].mu.Lock()
+		st.shards[i].mu.Unlock()
+	}
 	if st.active.Load() == 0 {
-		st.releaseLocked()
+		st.release()
 	}
 }
 
-// releaseLocked nacks every unsettled delivery; calling it again does nothing.
-func (st *receiveState) releaseLocked() {
-	for d := st.head.next; d != &st.head; {
-		next := d.next
-		d.prev, d.next = nil, nil
-		d.released = true
-		d.m.Nack()
-		d = next
+// release nacks every unsettled delivery. It may run more than once (the
+// last end and stop may both see no handler call in progress); a delivery
+// is nacked once.
+func (st *receiveState) release() {
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		for d := sh.head.next; d != &sh.head; {
+			next := d.next
+			d.prev, d.next = nil, nil
+			d.released = true
+			d.m.Nack()
+			d = next
+		}
+		sh.head.next, sh.head.prev = &sh.head, &sh.head
+		sh.mu.Unlock()
 	}
-	st.head.next, st.head.prev = &st.head, &st.head
 }
 
 // take removes d from the unsettled list; it reports false if shutdown
 // already nacked d.
 func (st *receiveState) take(d *delivery) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	sh := d.sh
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	if d.released {
 		return false
 	}
@@ -221,10 +248,11 @@ func (st *receiveState) take(d *delivery) bool {
 type delivery struct {
 	broker.Settler
 	st         *receiveState
+	sh         *shard
 	m          *gpubsub.Message
 	received   time.Time
 	prev, next *delivery
-	released   bool // nacked by shutdown; guarded by st.mu
+	released   bool // nacked by shutdown; guarded by sh.mu
 }
 
 func (d *delivery) message() broker.Message {
@@ -357,8 +385,8 @@ func (d *delivery) Extend(ctx context.Context, dur time.Duration) error {
 }
 
 func (st *receiveState) check(d *delivery) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	d.sh.mu.Lock()
+	defer d.sh.mu.Unlock()
 	if d.released {
 		return fmt.Errorf("%w: pubsub: message %s was nacked when its Receive ended", broker.ErrClosed, d.m.ID)
 	}
