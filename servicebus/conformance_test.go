@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/pullkit/broker"
 	"github.com/pullkit/broker/brokertest"
 	"github.com/pullkit/broker/servicebus"
@@ -67,7 +69,16 @@ func queueHarness(tg target, subscriptions bool) brokertest.QueueHarness {
 	opts := brokertest.Options{}
 	if !tg.fast {
 		features.AckDeadline = 5 * time.Second // the smallest lock duration Service Bus allows
-		opts = brokertest.Options{Timeout: 90 * time.Second, Absence: 2 * time.Second, Parallel: 8}
+		opts = brokertest.Options{Timeout: 90 * time.Second, Absence: 2 * time.Second, Parallel: 8,
+			// The administration client (NewTopic, Subscribe) talks
+			// HTTPS; net/http keeps idle connections to the namespace
+			// open after the tests, by design.
+			LeakOptions: []goleak.Option{
+				goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+				goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+				goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+			},
+		}
 	}
 	entity := func(o brokertest.SubscribeOptions) entityOptions {
 		return entityOptions{lockDuration: o.AckDeadline, maxDeliveryCount: o.MaxDeliveries}
