@@ -254,6 +254,17 @@ func refused(err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, broker.ErrUnavailable) {
 		return false
 	}
+	// A link, session or connection that ended (even with a remote error
+	// inside) may have taken the outcome with it.
+	var (
+		linkErr *amqp.LinkError
+		sessErr *amqp.SessionError
+		connErr *amqp.ConnError
+	)
+	if errors.As(err, &linkErr) || errors.As(err, &sessErr) || errors.As(err, &connErr) {
+		return false
+	}
+	// A rejected transfer, or a link the broker refused to open.
 	var amqpErr *amqp.Error
 	return errors.As(err, &amqpErr) || errors.Is(err, broker.ErrUnauthenticated) || errors.Is(err, broker.ErrNotFound)
 }
