@@ -221,6 +221,35 @@ func BenchmarkConsume(b *testing.B) {
 		}
 		cpu.report(b)
 	})
+	b.Run("Batched/raw-consume", func(b *testing.B) {
+		// Consume with a handler handing messages to the reading goroutine
+		// through a channel: the mechanism this package's consumers use.
+		e := newBenchEnv(b)
+		cons := e.rawConsumer(b, natsjs.AckExplicitPolicy)
+		e.fill(b, b.N)
+		ch := make(chan natsjs.Msg, benchPrefetch)
+		done := make(chan struct{})
+		cc, err := cons.Consume(func(m natsjs.Msg) {
+			select {
+			case ch <- m:
+			case <-done:
+			}
+		}, natsjs.PullMaxMessages(benchPrefetch))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cc.Stop()
+		defer close(done)
+		cpu := startCPU(b)
+		for range b.N {
+			m := <-ch
+			_ = m.Headers()
+			if err := m.Ack(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu.report(b)
+	})
 	b.Run("OneAtATime/pkg", func(b *testing.B) {
 		e := newBenchEnv(b)
 		q := e.queue(b)

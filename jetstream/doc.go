@@ -56,8 +56,9 @@
 //	Reject(reason)  +TERM reason                   as Nack
 //	Extend(d)       +WPI (in progress)             yes (flush)
 //
-// Ack, Nack and Reject do not wait; a failure to send them is returned by
-// Close. Settle, AckContext and Extend wait. Settlement.Delay, or
+// Ack, Nack and Reject do not wait for the server (except that a
+// dead-lettering Reject or last Nack waits for the republish's PubAck, at
+// most CloseTimeout); a failure to send them is returned by Close. Settle, AckContext and Extend wait. Settlement.Delay, or
 // PoisonPolicy.NackDelay when it is zero, delays redelivery. An in-progress
 // ack restarts the full AckWait (JetStream leases have a fixed length); for
 // Extend(d) with d longer than AckWait the consumer sends one every
