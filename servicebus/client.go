@@ -63,6 +63,12 @@ func (c *Client) track(x closer) error {
 	return nil
 }
 
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
 func (c *Client) untrack(x closer) {
 	c.mu.Lock()
 	delete(c.closers, x)

@@ -65,6 +65,9 @@ func (c *Client) NewQueue(ctx context.Context, cfg QueueConfig) (*Queue, error) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if c.isClosed() {
+		return nil, fmt.Errorf("servicebus: open receiver for %s: %w", cfg.entity(), broker.ErrClosed)
+	}
 	var ro azservicebus.ReceiverOptions
 	if cfg.ReceiverOptions != nil {
 		ro = *cfg.ReceiverOptions

@@ -261,3 +261,43 @@ func TestQueueConfigIsValidated(t *testing.T) {
 		}
 	}
 }
+
+func TestClientCloseClosesItsQueuesAndPublishers(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.tg.newClient(t)
+	q, err := c.NewQueue(e.ctx, servicebus.QueueConfig{Queue: e.queue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, _ := p.Topic(e.queue)
+	if err := tp.Publish(e.ctx, broker.OutboundMessage{Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	held := e.next(q)
+	if err := c.Close(e.ctx); err != nil {
+		t.Fatalf("Client.Close: %v", err)
+	}
+	if err := c.Close(e.ctx); err != nil {
+		t.Fatalf("second Client.Close: %v", err)
+	}
+	if _, err := q.NextBatch(e.ctx); !errors.Is(err, broker.ErrClosed) {
+		t.Errorf("NextBatch after Client.Close: %v, want ErrClosed", err)
+	}
+	if err := tp.Publish(e.ctx, broker.OutboundMessage{Data: []byte("y")}); !errors.Is(err, broker.ErrClosed) {
+		t.Errorf("Publish after Client.Close: %v, want ErrClosed", err)
+	}
+	if _, err := c.NewQueue(e.ctx, servicebus.QueueConfig{Queue: e.queue}); !errors.Is(err, broker.ErrClosed) {
+		t.Errorf("NewQueue after Client.Close: %v, want ErrClosed", err)
+	}
+	if err := held.AckContext(e.ctx); !errors.Is(err, broker.ErrAlreadySettled) {
+		t.Errorf("AckContext of a message the closed queue abandoned: %v, want ErrAlreadySettled", err)
+	}
+	e.waitFor("the held message to be available again", func() bool {
+		msgs, _ := e.srv.Messages(e.queue)
+		return len(msgs) == 1 && msgs[0].State == "active"
+	})
+}
