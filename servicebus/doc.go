@@ -81,7 +81,11 @@
 // drop the outcome; AckContext and Settle return it. A settlement fails
 // when the lock was lost: it expired, or the connection the message came
 // on dropped (a message can only be settled on the link it came on; the
-// message is then delivered again when its lock expires).
+// message is then delivered again when its lock expires). Trap: in that
+// case azservicebus retries the settlement with its default backoff (4 s,
+// then 8 s, then 16 s, whatever ClientOptions.RetryOptions says) before
+// giving up, so an Ack can block up to SettleTimeout; lower SettleTimeout,
+// or use Settle with a shorter ctx, where that matters.
 //
 // Receive-and-delete mode (QueueConfig.ReceiveMode ReceiveAndDelete) is
 // at-most-once: Service Bus deletes each message as it sends it. Ack is a
