@@ -284,10 +284,13 @@ func TestCloseWhileMessagesAreInFlightNacksThem(t *testing.T) {
 		}
 	}
 
-	// A Consumer holding some handed out and the rest in its buffer.
+	// A Consumer holding every message handed out. (Holding only some
+	// would leave the rest in its buffer, nacked too, but maybe also one
+	// in flight on the stream, which only comes back after the stream's
+	// 60 s lease: see the package doc on shutdown.)
 	cons, err := c.Subscribe(ctx, sub, cfg)
 	must(t, err)
-	for range 2 {
+	for range n {
 		_, err := cons.NextMessage(ctx)
 		must(t, err)
 	}
