@@ -53,10 +53,8 @@ func (d *delivery) message(now time.Time) broker.Message {
 		DeliveryCount: int(rm.DeliveryCount),
 		Settler:       &d.Settler,
 	}
-	if m.ID == "" && rm.SequenceNumber != nil {
-		// Service Bus does not require a message ID; the sequence number
-		// is unique within the entity.
-		m.ID = "seq:" + strconv.FormatInt(*rm.SequenceNumber, 10)
+	if m.ID == "" {
+		m.ID = d.id()
 	}
 	if rm.PartitionKey != nil {
 		m.Key = *rm.PartitionKey
@@ -65,6 +63,16 @@ func (d *delivery) message(now time.Time) broker.Message {
 		m.PublishTime = *rm.EnqueuedTime
 	}
 	return m
+}
+
+// id is the message ID, or "seq:<sequence number>" when the sender set
+// none: Service Bus does not require one, and the sequence number is
+// unique within the entity.
+func (d *delivery) id() string {
+	if d.rm.MessageID != "" || d.rm.SequenceNumber == nil {
+		return d.rm.MessageID
+	}
+	return "seq:" + strconv.FormatInt(*d.rm.SequenceNumber, 10)
 }
 
 // Settle implements broker.SettleHandler; see the package doc for what
@@ -128,7 +136,7 @@ func (d *delivery) settleErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	op = fmt.Sprintf("%s message %s of %s", op, d.rm.MessageID, d.q.entity)
+	op = fmt.Sprintf("%s message %q of %s", op, d.id(), d.q.entity)
 	if d.q.closing.Load() && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("servicebus: %s: %w (%w)", op, broker.ErrClosed, err)
 	}
