@@ -45,13 +45,23 @@ func (c *LogConsumer) ack(ctx context.Context, d *logDelivery, wait bool) error 
 		p.acked, p.epoch = off, d.epoch
 	}
 	c.mu.Unlock()
+	kick := c.kick
+	if wait {
+		kick = c.urgent
+	}
 	select {
-	case c.kick <- struct{}{}:
+	case kick <- struct{}{}:
 	default: // a commit is already due: it will take this offset too
 	}
 	if !wait {
 		return nil
 	}
+	return c.waitCommitted(ctx, p, off)
+}
+
+// waitCommitted waits until p's commit reaches off, the attempt covering it
+// fails, p is revoked or the consumer closed first, or ctx ends.
+func (c *LogConsumer) waitCommitted(ctx context.Context, p *partition, off int64) error {
 	for {
 		c.mu.Lock()
 		var err error
@@ -61,9 +71,9 @@ func (c *LogConsumer) ack(ctx context.Context, d *logDelivery, wait bool) error 
 		case p.failErr != nil && p.failOff >= off:
 			err = p.failErr
 		case p.revoked && p.flushed:
-			err = fmt.Errorf("kafka: ack of %v offset %d: %w before the commit was made", p.tp, d.offset, broker.ErrPartitionRevoked)
+			err = fmt.Errorf("kafka: commit of %v offset %d: %w before the commit was made", p.tp, off-1, broker.ErrPartitionRevoked)
 		case c.finalDone:
-			err = fmt.Errorf("kafka: ack of %v offset %d: %w before the commit was made", p.tp, d.offset, broker.ErrClosed)
+			err = fmt.Errorf("kafka: commit of %v offset %d: %w before the commit was made", p.tp, off-1, broker.ErrClosed)
 		default:
 			done = false
 		}
@@ -80,6 +90,39 @@ func (c *LogConsumer) ack(ctx context.Context, d *logDelivery, wait bool) error 
 	}
 }
 
+// Flush commits every offset acked so far and waits for the broker's
+// answer: nil once all are committed, else the first failure (a partition
+// revoked meanwhile fails with broker.ErrPartitionRevoked). Acks that arrive
+// during Flush may or may not be included.
+func (c *LogConsumer) Flush(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return fmt.Errorf("kafka: flush: %w", broker.ErrClosed)
+	}
+	var due []pendingCommit
+	for _, p := range c.parts {
+		if p.acked > p.committed {
+			due = append(due, pendingCommit{p, p.acked, p.epoch})
+		}
+	}
+	c.mu.Unlock()
+	if len(due) == 0 {
+		return nil
+	}
+	select {
+	case c.urgent <- struct{}{}:
+	default:
+	}
+	var first error
+	for _, d := range due {
+		if err := c.waitCommitted(ctx, d.p, d.offset); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // broadcastLocked wakes every AckContext waiting for commit state to change.
 func (c *LogConsumer) broadcastLocked() {
 	close(c.changed)
@@ -88,24 +131,35 @@ func (c *LogConsumer) broadcastLocked() {
 
 // commitLoop is the committer: one commit in flight at a time, carrying
 // every partition's latest acked position, so acks cost no round trip each.
-// Failed commits are retried while their partitions stay assigned. On stop
-// it makes a final commit and exits.
+// Plain acks are committed at most once per commit interval; AckContext and
+// Flush ask for a commit at once. Failed commits are retried while their
+// partitions stay assigned. On stop it makes a final commit and exits.
 func (c *LogConsumer) commitLoop() {
 	defer close(c.committed)
 	var (
-		retry  *time.Timer
-		retryC <-chan time.Time
+		timer  = time.NewTimer(time.Hour)
+		timerC <-chan time.Time
+		last   time.Time
 	)
-	defer func() {
-		if retry != nil {
-			retry.Stop()
-		}
-	}()
+	timer.Stop()
+	defer timer.Stop()
+	arm := func(d time.Duration) {
+		timer.Reset(d)
+		timerC = timer.C
+	}
 	for {
 		select {
 		case <-c.kick:
-		case <-retryC:
-			retryC = nil
+			if timerC != nil {
+				continue // a commit is already scheduled
+			}
+			if d := c.interval - time.Since(last); d > 0 {
+				arm(d)
+				continue
+			}
+		case <-c.urgent:
+		case <-timerC:
+			timerC = nil
 		case <-c.stop:
 			ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseTimeout)
 			c.commit(ctx, c.due())
@@ -119,13 +173,9 @@ func (c *LogConsumer) commitLoop() {
 			c.mu.Unlock()
 			return
 		}
-		if !c.commit(context.Background(), c.due()) && retryC == nil {
-			if retry == nil {
-				retry = time.NewTimer(commitRetry)
-			} else {
-				retry.Reset(commitRetry)
-			}
-			retryC = retry.C
+		last = time.Now()
+		if !c.commit(context.Background(), c.due()) && timerC == nil {
+			arm(commitRetry)
 		}
 	}
 }

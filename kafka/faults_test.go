@@ -78,6 +78,10 @@ func TestCommitErrorIsSurfacedAndTheCommitRetried(t *testing.T) {
 	if h.Hits() != 1 {
 		t.Errorf("the commit fault answered %d requests, want 1", h.Hits())
 	}
+	// Every failure is also reported once on the next call.
+	if _, err := c.NextRecord(testCtx(t)); !errors.Is(err, kerr.OffsetMetadataTooLarge) {
+		t.Errorf("NextRecord after the failed commit: got %v, want OFFSET_METADATA_TOO_LARGE", err)
+	}
 
 	// A fire-and-forget ack's failure comes back on the next NextRecord.
 	tc.fake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Err: kerr.OffsetMetadataTooLarge, Count: 1})

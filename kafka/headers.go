@@ -38,16 +38,31 @@ const (
 	tDuration = "duration"
 )
 
-// validateHeaderKeys refuses attribute keys that would collide with type
-// headers; broker.ValidateAttributes has checked the rest.
-func validateHeaderKeys(attrs map[string]any) error {
-	for k := range attrs {
-		if strings.HasPrefix(k, typePrefix) {
-			return fmt.Errorf("%w: key %q: the prefix %q is reserved for type headers", broker.ErrInvalidAttribute, k, typePrefix)
+// encodeAttributes validates attrs (as broker.ValidateAttributes does, and
+// refusing keys that would collide with type headers) and encodes them as
+// headers, in one pass over the map.
+func encodeAttributes(attrs map[string]any) ([]kgo.RecordHeader, error) {
+	if len(attrs) == 0 {
+		return nil, nil
+	}
+	for k, v := range attrs {
+		switch {
+		case k == "":
+			return nil, fmt.Errorf("%w: empty key", broker.ErrInvalidAttribute)
+		case v == nil:
+			return nil, fmt.Errorf("%w: key %q: nil value", broker.ErrInvalidAttribute, k)
+		case !broker.AttributeSupported(v):
+			return nil, fmt.Errorf("%w: key %q: unsupported type %T", broker.ErrInvalidAttribute, k, v)
+		case strings.HasPrefix(k, typePrefix):
+			return nil, fmt.Errorf("%w: key %q: the prefix %q is reserved for type headers", broker.ErrInvalidAttribute, k, typePrefix)
 		}
 	}
-	return nil
+	return appendHeaders(make([]kgo.RecordHeader, 0, len(attrs)), attrs), nil
 }
+
+// stringOf shares a byte slice's memory as a string without copying:
+// fetched records' bytes are never written again.
+func stringOf(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // bytesOf shares a string's bytes without copying; franz-go only reads
 // header values.
@@ -131,10 +146,10 @@ func decodeHeaders(hs []kgo.RecordHeader) map[string]any {
 			if types == nil {
 				types = map[string]string{}
 			}
-			types[name] = string(h.Value)
+			types[name] = stringOf(h.Value)
 			continue
 		}
-		attrs[h.Key] = string(h.Value)
+		attrs[h.Key] = stringOf(h.Value)
 	}
 	for k, typ := range types {
 		s, ok := attrs[k].(string)
@@ -155,7 +170,7 @@ func parseTyped(s, typ string) (any, bool) {
 	)
 	switch typ {
 	case tBytes:
-		return []byte(s), true
+		return []byte(s), true // a copy: the caller may write to it
 	case tBool:
 		v, err = strconv.ParseBool(s)
 	case tInt:

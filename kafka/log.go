@@ -12,11 +12,22 @@ import (
 	"github.com/pullkit/broker"
 )
 
+// DefaultCommitInterval is LogOptions.CommitInterval's default.
+const DefaultCommitInterval = 100 * time.Millisecond
+
 // LogOptions tune one consumer-group consumer; the zero value is ready.
 type LogOptions struct {
-	// MaxBatch is the most records one NextBatch returns, and the most one
-	// poll takes from franz-go's buffers. Default DefaultMaxBatch.
+	// MaxBatch is the most records one NextBatch returns. Default
+	// DefaultMaxBatch. (A poll takes everything franz-go has fetched, up
+	// to Config.FetchMaxBytes, so that the next fetch overlaps with the
+	// processing of this one.)
 	MaxBatch int
+
+	// CommitInterval is how long acked offsets may wait to be committed
+	// together: Ack costs no round trip, and a crash replays at most this
+	// much processed work. AckContext, Flush, a revocation and Close
+	// commit at once. Default DefaultCommitInterval.
+	CommitInterval time.Duration
 
 	// OnCommitError, when set, receives every failed commit (an error
 	// wrapping the Kafka error, naming the partitions), from the
@@ -44,6 +55,7 @@ type LogConsumer struct {
 	parts     map[tpKey]*partition // the current assignment
 	buf       []buffered           // polled, not handed out yet
 	next      int                  // index of the next record of buf
+	polledAt  time.Time            // when buf was polled: its IngestionTime
 	closed    bool
 	finalDone bool
 	cancel    context.CancelFunc // ends the poll in progress, for Close
@@ -52,7 +64,9 @@ type LogConsumer struct {
 	listeners map[int]func([]broker.TopicPartition)
 	nextID    int
 
-	kick      chan struct{} // asks the committer to commit (capacity 1)
+	interval  time.Duration
+	kick      chan struct{} // asks the committer to commit within interval (capacity 1)
+	urgent    chan struct{} // asks the committer to commit now (capacity 1)
 	stop      chan struct{} // closed by Close: final commit, then exit
 	committed chan struct{} // closed when the committer exited
 	closeOnce sync.Once
@@ -88,6 +102,7 @@ type partition struct {
 type buffered struct {
 	r *kgo.Record
 	p *partition
+	d *logDelivery // its settlement state, from the poll's slab
 }
 
 // logDelivery is one handed-out record's settlement state.
@@ -128,8 +143,8 @@ func JoinGroup(ctx context.Context, cfg Config, group string, topics []string, o
 			return nil, err
 		}
 	}
-	if o.MaxBatch < 0 {
-		return nil, fmt.Errorf("%w: LogOptions.MaxBatch %d is negative", broker.ErrInvalidOption, o.MaxBatch)
+	if o.MaxBatch < 0 || o.CommitInterval < 0 {
+		return nil, fmt.Errorf("%w: LogOptions %+v has a negative value", broker.ErrInvalidOption, o)
 	}
 	c := &LogConsumer{
 		maxBatch:  o.MaxBatch,
@@ -138,11 +153,16 @@ func JoinGroup(ctx context.Context, cfg Config, group string, topics []string, o
 		changed:   make(chan struct{}),
 		listeners: map[int]func([]broker.TopicPartition){},
 		kick:      make(chan struct{}, 1),
+		urgent:    make(chan struct{}, 1),
+		interval:  o.CommitInterval,
 		stop:      make(chan struct{}),
 		committed: make(chan struct{}),
 	}
 	if c.maxBatch == 0 {
 		c.maxBatch = DefaultMaxBatch
+	}
+	if c.interval == 0 {
+		c.interval = DefaultCommitInterval
 	}
 	reset := kgo.NewOffset().AtStart()
 	if cfg.StartOffset == StartLatest {
@@ -272,8 +292,9 @@ func (c *LogConsumer) NextRecord(ctx context.Context) (broker.Record, error) {
 			return broker.Record{}, err
 		}
 		if b, ok := c.popLocked(); ok {
+			r := c.record(b)
 			c.mu.Unlock()
-			return c.record(b), nil
+			return r, nil
 		}
 		c.mu.Unlock()
 		if err := c.poll(ctx); err != nil {
@@ -339,25 +360,24 @@ func (c *LogConsumer) popLocked() (buffered, bool) {
 	return buffered{}, false
 }
 
-// record converts a polled record; the settlement state is one allocation.
+// record converts a polled record; c.mu is held. Its settlement state
+// comes from the poll's slab, and its key and string attributes share the
+// fetched bytes (franz-go never reuses them unless given record pools).
 func (c *LogConsumer) record(b buffered) broker.Record {
-	r := b.r
-	d := &logDelivery{c: c, p: b.p, offset: r.Offset, epoch: r.LeaderEpoch}
+	r, d := b.r, b.d
+	d.c, d.p, d.offset, d.epoch = c, b.p, r.Offset, r.LeaderEpoch
 	d.Settler.Init(d)
-	rec := broker.Record{
+	return broker.Record{
 		Offset:        r.Offset,
 		Partition:     int64(r.Partition),
 		Topic:         r.Topic,
+		Key:           stringOf(r.Key),
 		Value:         r.Value,
 		Attributes:    decodeHeaders(r.Headers),
 		PublishTime:   r.Timestamp,
-		IngestionTime: time.Now(),
+		IngestionTime: c.polledAt,
 		Settler:       &d.Settler,
 	}
-	if len(r.Key) > 0 {
-		rec.Key = string(r.Key)
-	}
-	return rec
 }
 
 // poll fills the buffer from franz-go. Records handed out before are not
@@ -374,7 +394,9 @@ func (c *LogConsumer) poll(ctx context.Context) error {
 	c.cancel = cancel
 	c.mu.Unlock()
 
-	fetches := c.cl.PollRecords(pctx, c.maxBatch)
+	// Everything franz-go buffered, so that it fetches the next batch
+	// while this one is handed out.
+	fetches := c.cl.PollFetches(pctx)
 	cancel()
 
 	c.mu.Lock()
@@ -396,9 +418,16 @@ func (c *LogConsumer) poll(ctx context.Context) error {
 			return // not ours (cannot happen while rebalances wait for us)
 		}
 		for _, r := range fp.Records {
-			c.buf = append(c.buf, buffered{r, st})
+			c.buf = append(c.buf, buffered{r: r, p: st})
 		}
 	})
+	if len(c.buf) > 0 {
+		c.polledAt = time.Now()
+		slab := make([]logDelivery, len(c.buf))
+		for i := range c.buf {
+			c.buf[i].d = &slab[i]
+		}
+	}
 	closed := c.closed
 	n := len(c.buf)
 	c.mu.Unlock()

@@ -49,6 +49,10 @@ func newPublisher(ctx context.Context, cfg Config, extra []kgo.Opt) (*Publisher,
 		// broker setting; this client never asks for it), and fail after
 		// a few metadata refreshes rather than being retried for good.
 		kgo.UnknownTopicRetries(2),
+		// Publish and BatchPublish wait for acknowledgements: lingering
+		// would only delay them. Records still batch per partition
+		// while a produce request is in flight.
+		kgo.ProducerLinger(0),
 	)
 	if cfg.DisableIdempotence {
 		opts = append(opts, kgo.DisableIdempotentWrite())
@@ -126,22 +130,27 @@ type topic struct {
 	name string
 }
 
-// build validates msg and fills r; nothing is sent if it fails.
-func (t *topic) build(r *kgo.Record, msg broker.OutboundMessage) error {
-	if err := broker.ValidateOutbound(msg); err != nil {
-		return err
-	}
-	if err := validateHeaderKeys(msg.Attributes); err != nil {
-		return err
+// build validates msg and fills r; nothing is sent if it fails. hc
+// caches the headers of the previous message: a batch whose messages share
+// one attribute map (a common way to build one) encodes it once, and its
+// records share the header slice, which franz-go only reads.
+func (t *topic) build(r *kgo.Record, msg broker.OutboundMessage, hc *headerCache) error {
+	var err error
+	if hc != nil && hc.same(msg.Attributes) {
+		r.Headers = hc.headers
+	} else {
+		if r.Headers, err = encodeAttributes(msg.Attributes); err != nil {
+			return err
+		}
+		if hc != nil {
+			hc.set(msg.Attributes, r.Headers)
+		}
 	}
 	r.Topic = t.name
 	if msg.Key != "" {
 		r.Key = bytesOf(msg.Key)
 	}
 	r.Value = msg.Data
-	if len(msg.Attributes) > 0 {
-		r.Headers = appendHeaders(make([]kgo.RecordHeader, 0, len(msg.Attributes)), msg.Attributes)
-	}
 	if size := len(r.Key) + len(r.Value) + headerBytes(r.Headers); size > t.p.maxSize {
 		return fmt.Errorf("%w: key, value and headers take %d bytes, the limit is %d (Config.MaxMessageBytes)", broker.ErrMessageTooLarge, size, t.p.maxSize)
 	}
@@ -169,7 +178,7 @@ func (t *topic) Publish(ctx context.Context, msg broker.OutboundMessage) error {
 		return err
 	}
 	r := new(kgo.Record)
-	if err := t.build(r, msg); err != nil {
+	if err := t.build(r, msg, nil); err != nil {
 		return fmt.Errorf("kafka: publish to %q: %w", t.name, err)
 	}
 	done := make(chan error, 1)
@@ -250,9 +259,12 @@ func (t *topic) BatchPublish(ctx context.Context, msgs ...broker.OutboundMessage
 		return nil
 	}
 	b := &batch{recs: make([]kgo.Record, len(msgs)), fin: make([]bool, len(msgs)), left: len(msgs), done: make(chan struct{})}
-	var bad *broker.BatchError
+	var (
+		bad *broker.BatchError
+		hc  headerCache
+	)
 	for i, m := range msgs {
-		if err := t.build(&b.recs[i], m); err != nil {
+		if err := t.build(&b.recs[i], m, &hc); err != nil {
 			if bad == nil {
 				bad = broker.NewBatchError(len(msgs))
 			}
@@ -296,4 +308,24 @@ func (t *topic) BatchPublish(ctx context.Context, msgs ...broker.OutboundMessage
 		}
 	}
 	return b.be.OrNil()
+}
+
+// headerCache remembers the headers encoded for one attribute map.
+type headerCache struct {
+	attrs   unsafe.Pointer // the map's identity
+	headers []kgo.RecordHeader
+}
+
+func mapID(m map[string]any) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&m)) }
+
+func (c *headerCache) same(m map[string]any) bool {
+	return c.attrs != nil && len(m) > 0 && mapID(m) == c.attrs
+}
+
+func (c *headerCache) set(m map[string]any, hs []kgo.RecordHeader) {
+	if len(m) == 0 {
+		c.attrs, c.headers = nil, nil
+		return
+	}
+	c.attrs, c.headers = mapID(m), hs
 }
