@@ -86,6 +86,7 @@
 // releaser gives it back at once; the server then offers it to the next
 // link with credit, possibly the same one. That exchange repeats until the
 // client calls ReceiveMessages again or closes the receiver.
+//
 // The server checks locks, scheduled messages and time-to-live every 10 ms.
 //
 // # Faults
