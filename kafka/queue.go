@@ -149,12 +149,14 @@ func JoinShareGroup(ctx context.Context, cfg Config, group string, topics []stri
 		kgo.ShareMaxRecords(int32(c.maxBatch)),
 		kgo.ShareAckCallback(c.onAcks),
 	)
-	cl, err := newClient(ctx, cfg, opts)
-	if err != nil {
+	// The group's configuration must be in place before the consumer's
+	// first share fetch initializes the partitions' start, so it is
+	// written with a client of its own first.
+	if err := writeGroupConfig(ctx, cfg, group, o); err != nil {
 		return nil, err
 	}
-	if err := writeGroupConfig(ctx, cl, group, o); err != nil {
-		cl.Close()
+	cl, err := newClient(ctx, cfg, opts)
+	if err != nil {
 		return nil, err
 	}
 	c.cl = cl
@@ -162,7 +164,7 @@ func JoinShareGroup(ctx context.Context, cfg Config, group string, topics []stri
 }
 
 // writeGroupConfig sets the share group's configuration o asks for.
-func writeGroupConfig(ctx context.Context, cl *kgo.Client, group string, o QueueOptions) error {
+func writeGroupConfig(ctx context.Context, cfg Config, group string, o QueueOptions) error {
 	set := map[string]string{}
 	switch o.StartOffset {
 	case StartEarliest:
@@ -179,6 +181,13 @@ func writeGroupConfig(ctx context.Context, cl *kgo.Client, group string, o Queue
 	if len(set) == 0 {
 		return nil
 	}
+	admin := cfg.kgoOpts()
+	admin = append(admin, cfg.Opts...)
+	cl, err := newClient(ctx, cfg, admin)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
 	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
 	res := kmsg.NewIncrementalAlterConfigsRequestResource()
 	res.ResourceType = kmsg.ConfigResourceTypeGroupConfig
