@@ -250,11 +250,11 @@ func (l *LogConsumer) take(ctx context.Context) (natsjs.Msg, error) {
 // out (the server redelivers what AckWait left uncommitted; handing it out
 // again would break offset order).
 func (l *LogConsumer) wrap(m natsjs.Msg, now time.Time) (broker.Record, bool, error) {
-	md, err := m.Metadata()
+	md, err := metadataOf(m)
 	if err != nil {
 		return broker.Record{}, false, nil
 	}
-	d := &recordDelivery{l: l, msg: m, seq: md.Sequence.Stream}
+	d := &recordDelivery{l: l, msg: m, seq: md.streamSeq}
 	d.Settler.Init(d)
 	l.mu.Lock()
 	if l.closed {
@@ -287,7 +287,7 @@ func (l *LogConsumer) wrap(m natsjs.Msg, now time.Time) (broker.Record, bool, er
 		Key:           key,
 		Value:         m.Data(),
 		Attributes:    attrs,
-		PublishTime:   md.Timestamp,
+		PublishTime:   md.timestamp,
 		IngestionTime: now,
 		Settler:       &d.Settler,
 	}, true, nil
@@ -370,8 +370,8 @@ func (l *LogConsumer) Close() error {
 		}
 	}
 	for _, m := range rest {
-		md, err := m.Metadata()
-		if err == nil && md.Sequence.Stream > highest {
+		md, err := metadataOf(m)
+		if err == nil && md.streamSeq > highest {
 			_ = m.Nak()
 		}
 	}

@@ -307,12 +307,12 @@ func (q *QueueConsumer) forget(d *delivery) {
 // dead-letter subject (it is dead-lettered here), or one without
 // JetStream metadata (terminated).
 func (q *QueueConsumer) wrap(ctx context.Context, m natsjs.Msg, now time.Time) (*delivery, broker.Message, bool) {
-	md, err := m.Metadata()
+	md, err := metadataOf(m)
 	if err != nil {
 		_ = m.Term()
 		return nil, broker.Message{}, false
 	}
-	d := &delivery{q: q, msg: m, seq: md.Sequence.Stream, count: int(md.NumDelivered)}
+	d := &delivery{q: q, msg: m, seq: md.streamSeq, count: int(md.delivered)}
 	d.Settler.Init(d)
 	if q.cfg.deadLetters() && q.cfg.Poison.Exceeded(d.count) {
 		if d.state.CompareAndSwap(live, settled) {
@@ -326,7 +326,7 @@ func (q *QueueConsumer) wrap(ctx context.Context, m natsjs.Msg, now time.Time) (
 		Key:           key,
 		Data:          m.Data(),
 		Attributes:    attrs,
-		PublishTime:   md.Timestamp,
+		PublishTime:   md.timestamp,
 		IngestionTime: now,
 		DeliveryCount: d.count,
 		Settler:       &d.Settler,
@@ -350,9 +350,15 @@ type delivery struct {
 	count int
 	state atomic.Uint32
 
-	extMu    sync.Mutex
-	extTimer *time.Timer
-	extUntil time.Time
+	// extMu guards ext, the state of an extension past AckWait (rare, so
+	// allocated on first use).
+	extMu sync.Mutex
+	ext   *extension
+}
+
+type extension struct {
+	timer *time.Timer
+	until time.Time
 }
 
 // Settle implements broker.SettleHandler.
@@ -434,11 +440,14 @@ func (d *delivery) Extend(ctx context.Context, dur time.Duration) error {
 	}
 	d.extMu.Lock()
 	defer d.extMu.Unlock()
-	if until := time.Now().Add(dur); until.After(d.extUntil) {
-		d.extUntil = until
+	if d.ext == nil {
+		d.ext = &extension{}
 	}
-	if d.extTimer == nil && d.state.Load() == live {
-		d.extTimer = time.AfterFunc(ackWait/2, d.renew)
+	if until := time.Now().Add(dur); until.After(d.ext.until) {
+		d.ext.until = until
+	}
+	if d.ext.timer == nil && d.state.Load() == live {
+		d.ext.timer = time.AfterFunc(ackWait/2, d.renew)
 	}
 	return nil
 }
@@ -447,24 +456,24 @@ func (d *delivery) Extend(ctx context.Context, dur time.Duration) error {
 func (d *delivery) renew() {
 	d.extMu.Lock()
 	defer d.extMu.Unlock()
-	if d.extTimer == nil || d.state.Load() != live {
+	if d.ext == nil || d.ext.timer == nil || d.state.Load() != live {
 		return
 	}
 	ackWait := d.q.cfg.AckWait
 	// The lease just sent lasts until now+AckWait; renew again if the
 	// extension reaches beyond it.
-	if err := d.msg.InProgress(); err != nil || !time.Now().Add(ackWait).Before(d.extUntil) {
-		d.extTimer = nil
+	if err := d.msg.InProgress(); err != nil || !time.Now().Add(ackWait).Before(d.ext.until) {
+		d.ext.timer = nil
 		return
 	}
-	d.extTimer.Reset(ackWait / 2)
+	d.ext.timer.Reset(ackWait / 2)
 }
 
 func (d *delivery) stopExtending() {
 	d.extMu.Lock()
-	if d.extTimer != nil {
-		d.extTimer.Stop()
-		d.extTimer = nil
+	if d.ext != nil && d.ext.timer != nil {
+		d.ext.timer.Stop()
+		d.ext.timer = nil
 	}
 	d.extMu.Unlock()
 }
