@@ -386,7 +386,13 @@ func (c *QueueConsumer) waitHeld(ctx context.Context) error {
 			if d.deadline.IsZero() {
 				continue
 			}
-			if !now.Before(d.deadline) {
+			// A message being extended is the renewer's to keep:
+			// it expires when the extension does.
+			end := d.deadline
+			if d.until.After(end) {
+				end = d.until
+			}
+			if !now.Before(end) {
 				// Our Settler may still be unused: mark it expired so a
 				// late Ack reports that the lock was lost.
 				d.expired = true
@@ -394,8 +400,8 @@ func (c *QueueConsumer) waitHeld(ctx context.Context) error {
 				d.r.Ack(kgo.AckRelease)
 				continue
 			}
-			if earliest.IsZero() || d.deadline.Before(earliest) {
-				earliest = d.deadline
+			if earliest.IsZero() || end.Before(earliest) {
+				earliest = end
 			}
 		}
 		if len(c.held) == 0 {
