@@ -91,7 +91,11 @@ func (c *Client) NewQueue(ctx context.Context, cfg QueueConfig) (*Queue, error) 
 	if err != nil {
 		return nil, wrapErr("open receiver for "+cfg.entity(), err)
 	}
-	if _, err := rcv.PeekMessages(ctx, 1, nil); err != nil {
+	// An explicit FromSequenceNumber: a peek without one moves the
+	// receiver's own peek cursor past the message it returns, and a
+	// caller peeking through Native would then miss it.
+	first := int64(0)
+	if _, err := rcv.PeekMessages(ctx, 1, &azservicebus.PeekMessagesOptions{FromSequenceNumber: &first}); err != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
 		_ = rcv.Close(cctx)

@@ -301,3 +301,22 @@ func TestClientCloseClosesItsQueuesAndPublishers(t *testing.T) {
 		return len(msgs) == 1 && msgs[0].State == "active"
 	})
 }
+
+func TestNativePeekStartsAtTheFirstMessage(t *testing.T) {
+	e := newEnv(t, nil)
+	e.publish("a", "b")
+	q := e.consumer(servicebus.QueueConfig{})
+	// NewQueue connects with a peek; that must not move the receiver's
+	// own peek cursor, or a caller peeking through Native misses messages.
+	got, err := q.Native().PeekMessages(e.ctx, 10, nil)
+	if err != nil {
+		t.Fatalf("PeekMessages: %v", err)
+	}
+	var bodies []string
+	for _, m := range got {
+		bodies = append(bodies, string(m.Body))
+	}
+	if len(bodies) != 2 || bodies[0] != "a" || bodies[1] != "b" {
+		t.Errorf("Native().PeekMessages: %q, want [a b]", bodies)
+	}
+}
