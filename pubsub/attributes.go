@@ -109,7 +109,10 @@ func attributeString(v any) (string, error) {
 }
 
 // fromAttributes turns received attributes into the broker's map: every
-// value is a string.
+// value is a string. Not inlined: its map iterator would stay in the
+// frame of Receiver's handler call (see receiveState.handle).
+//
+//go:noinline
 func fromAttributes(attrs map[string]string) map[string]any {
 	if len(attrs) == 0 {
 		return nil

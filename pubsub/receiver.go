@@ -107,13 +107,7 @@ func (r *Receiver) Receive(ctx context.Context, handler func(context.Context, br
 	}()
 	defer st.closeDeadLetters()
 	err := r.native.Receive(rctx, func(hctx context.Context, m *gpubsub.Message) {
-		d := st.begin(m)
-		if d == nil {
-			m.Nack() // pulled after shutdown began: never handed out
-			return
-		}
-		defer st.end()
-		handler(hctx, d.message())
+		st.handle(hctx, m, handler)
 	})
 	cancel()
 	<-watched
@@ -175,16 +169,71 @@ func (st *receiveState) begin(m *gpubsub.Message) *delivery {
 	d := &delivery{st: st, sh: sh, m: m, received: time.Now()}
 	d.Settler.Init(d)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	if st.stopping.Load() {
+		sh.mu.Unlock()
 		return nil
 	}
 	st.active.Add(1)
 	d.prev, d.next = sh.head.prev, &sh.head
 	sh.head.prev.next = d
 	sh.head.prev = d
+	sh.mu.Unlock()
 	return d
 }
+
+// handle hands m to handler. The library runs it on a fresh goroutine per
+// message, whose stack starts small: the handler's own settlement calls
+// the library from deep down this stack, so this path keeps its frames
+// small (no defer, the slow paths out of line), or every message would pay
+// for a stack copy. A panicking handler needs no defer either: the library
+// does not recover it, so the process ends.
+func (st *receiveState) handle(hctx context.Context, m *gpubsub.Message, handler func(context.Context, broker.Message)) {
+	d := st.begin(m)
+	if d == nil {
+		m.Nack() // pulled after shutdown began: never handed out
+		return
+	}
+	attrs := fromAttributes(m.Attributes)
+	d.call.Store(inHandler)
+	callHandler(hctx, d, attrs, handler)
+	switch d.call.Swap(0) {
+	case ackAfterCall:
+		m.Ack()
+	case nackAfterCall:
+		m.Nack()
+	}
+	st.end()
+}
+
+// callHandler builds the broker.Message in a frame of its own, so the
+// allocations of handle happen higher up the stack.
+//
+//go:noinline
+func callHandler(hctx context.Context, d *delivery, attrs map[string]any, handler func(context.Context, broker.Message)) {
+	m := d.m
+	var count int
+	if m.DeliveryAttempt != nil {
+		count = *m.DeliveryAttempt
+	}
+	handler(hctx, broker.Message{
+		ID:            m.ID,
+		Key:           m.OrderingKey,
+		Data:          m.Data,
+		Attributes:    attrs,
+		PublishTime:   m.PublishTime,
+		IngestionTime: d.received,
+		DeliveryCount: count,
+		Settler:       &d.Settler,
+	})
+}
+
+// delivery.call: whether the handler call that got the message is still
+// running, and what Ack or Nack made during it left for handle to do.
+const (
+	inHandler uint32 = iota + 1
+	ackAfterCall
+	nackAfterCall
+)
 
 // end marks a handler call returned. During shutdown, the last one to
 // return nacks what is still unsettled.
@@ -233,13 +282,14 @@ func (st *receiveState) release() {
 func (st *receiveState) take(d *delivery) bool {
 	sh := d.sh
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	if d.released {
+		sh.mu.Unlock()
 		return false
 	}
 	d.prev.next = d.next
 	d.next.prev = d.prev
 	d.prev, d.next = nil, nil
+	sh.mu.Unlock()
 	return true
 }
 
@@ -253,32 +303,49 @@ type delivery struct {
 	received   time.Time
 	prev, next *delivery
 	released   bool // nacked by shutdown; guarded by sh.mu
-}
-
-func (d *delivery) message() broker.Message {
-	m := d.m
-	msg := broker.Message{
-		ID:            m.ID,
-		Key:           m.OrderingKey,
-		Data:          m.Data,
-		Attributes:    fromAttributes(m.Attributes),
-		PublishTime:   m.PublishTime,
-		IngestionTime: d.received,
-		Settler:       &d.Settler,
-	}
-	// Pub/Sub counts deliveries only for subscriptions with a dead-letter
-	// policy; without one DeliveryAttempt is nil and the count unknown (0).
-	if m.DeliveryAttempt != nil {
-		msg.DeliveryCount = *m.DeliveryAttempt
-	}
-	return msg
+	call       atomic.Uint32
 }
 
 // Settle carries the message's one settlement to the library: see the
 // package doc for what each kind means on Pub/Sub.
 func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
+	if s.NoWait && s.Kind != broker.SettleReject {
+		// Ack and Nack, the common case. Made while the handler call
+		// that got the message runs, they are left to handle, which
+		// passes them to the library when the call returns: the library's
+		// ack path is deep, and from the bottom of the handler's fresh
+		// goroutine stack it made every message pay for a stack copy.
+		if !d.st.take(d) {
+			return d.closedErr()
+		}
+		after := nackAfterCall
+		if s.Kind == broker.SettleAck {
+			after = ackAfterCall
+		}
+		if d.call.CompareAndSwap(inHandler, after) {
+			return nil
+		}
+		if s.Kind == broker.SettleAck {
+			d.m.Ack()
+		} else {
+			d.m.Nack()
+		}
+		return nil
+	}
+	return d.settle(ctx, s)
+}
+
+//go:noinline
+func (d *delivery) closedErr() error {
+	return fmt.Errorf("%w: pubsub: message %s was nacked when its Receive ended", broker.ErrClosed, d.m.ID)
+}
+
+// settle is Settle's slow path: waiting for the outcome, or Reject.
+//
+//go:noinline
+func (d *delivery) settle(ctx context.Context, s broker.Settlement) error {
 	if !d.st.take(d) {
-		return fmt.Errorf("%w: pubsub: message %s was nacked when its Receive ended", broker.ErrClosed, d.m.ID)
+		return d.closedErr()
 	}
 	switch s.Kind {
 	case broker.SettleAck:
