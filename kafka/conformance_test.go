@@ -48,6 +48,13 @@ func TestLogConformance(t *testing.T) {
 const lockDuration = 500 * time.Millisecond
 
 func queueHarness(tg target) brokertest.QueueHarness {
+	// kfake takes a 500 ms lock and renews it; Kafka refuses locks under
+	// 15 s by default (group.share.min.record.lock.duration.ms) and renews
+	// only from 4.2, so a real cluster skips the deadline tests.
+	var deadline time.Duration
+	if tg.name == "kfake" {
+		deadline = lockDuration
+	}
 	return brokertest.QueueHarness{
 		NewTopic: func(ctx context.Context, t testing.TB) (string, error) {
 			name := unique("queue")
@@ -69,8 +76,8 @@ func queueHarness(tg target) brokertest.QueueHarness {
 		},
 		Features: brokertest.QueueFeatures{
 			DeliveryCount:   true,
-			AckDeadline:     lockDuration,
-			Extend:          true,
+			AckDeadline:     deadline,
+			Extend:          deadline > 0,
 			MaxDeliveries:   true,
 			Reject:          true,
 			MaxMessageSize:  kafka.DefaultMaxMessageBytes,
