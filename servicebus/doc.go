@@ -112,8 +112,13 @@
 // Close stops the queue: a NextBatch in progress returns broker.ErrClosed,
 // the renewer stops, every message received and not settled (handed out
 // or not) is abandoned so that the next consumer gets it at once, and the
-// receiver closes. Its delivery count stays as it was. Settling those
-// messages afterwards fails.
+// receiver closes. Settling those messages afterwards fails. Trap:
+// Service Bus counts an abandon as a delivery, so each of them comes back
+// with DeliveryCount one higher, even those no caller ever saw (the rest
+// of a NextMessage batch, Prefetch), and one abandoned on its entity's
+// MaxDeliveryCount-th delivery goes to the dead-letter queue instead (as
+// it would when its lock expired). Consumers that are closed and reopened
+// often should keep MaxBatch and Prefetch small.
 //
 // # Publishing
 //

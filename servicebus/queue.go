@@ -269,7 +269,8 @@ func (q *Queue) handOut() []broker.Message {
 //  4. every message fetched and not handed out, and every message handed
 //     out and not settled yet, is abandoned (best-effort, in parallel; one
 //     whose abandon fails is redelivered when its lock expires), so the
-//     next consumer gets them at once; settling them afterwards fails;
+//     next consumer gets them at once, one delivery higher (Service Bus
+//     counts an abandon as a delivery); settling them afterwards fails;
 //  5. the receiver link closes.
 //
 // Close is idempotent; concurrent calls wait for the first.

@@ -320,3 +320,28 @@ func TestNativePeekStartsAtTheFirstMessage(t *testing.T) {
 		t.Errorf("Native().PeekMessages: %q, want [a b]", bodies)
 	}
 }
+
+// Close abandons what it holds, and Service Bus counts an abandon as a
+// delivery: the package doc says so (it used to promise the count stayed
+// as it was), and that even messages no caller saw are counted.
+func TestCloseCountsADeliveryForWhatItHeld(t *testing.T) {
+	e := newEnv(t, nil)
+	e.publish("a", "b", "c")
+	// A batch of exactly 3, collected for as long as it takes: b and c
+	// come with a and wait in the NextMessage adapter.
+	q := e.consumer(servicebus.QueueConfig{MaxBatch: 3, MaxWait: 10 * time.Second})
+	if m := e.next(q); m.DeliveryCount != 1 {
+		t.Fatalf("first delivery has DeliveryCount %d", m.DeliveryCount)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	q2 := e.consumer(servicebus.QueueConfig{})
+	for range 3 {
+		m := e.next(q2)
+		if m.DeliveryCount != 2 {
+			t.Errorf("%s after Close: DeliveryCount %d, want 2", m.Data, m.DeliveryCount)
+		}
+		m.Ack()
+	}
+}
