@@ -49,7 +49,7 @@ type QueueConsumer struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	recent *recentAcks // confirmed acks, to drop stale copies
+	recent *recentAcks // acked messages, to drop stale copies
 	leases *leases     // nil without QueueConfig.AckDeadline
 
 	dlq pc.Producer // owned by the acker
@@ -241,11 +241,11 @@ func (q *QueueConsumer) receive(ctx context.Context, wait bool) (pc.Message, err
 
 // convert makes a broker.Message of cm, or reports false for a message it
 // drops: one past MaxDeliveries under PoisonTerminate (acked here), or a
-// stale copy of one whose ack the broker confirmed (see recentAcks).
+// stale copy of an acked one (see recentAcks).
 func (q *QueueConsumer) convert(cm pc.Message) (broker.Message, bool) {
 	// Stale copies are redeliveries: the first delivery skips the lookup.
 	if cm.RedeliveryCount() > 0 && q.recent.has(keyOf(cm.ID())) {
-		return broker.Message{}, false // a stale copy of a message whose ack was confirmed
+		return broker.Message{}, false // a stale copy of an acked message
 	}
 	d := &delivery{c: q, msg: cm}
 	d.Settler.Init(d)
@@ -304,7 +304,13 @@ func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
 	if !s.NoWait {
 		d.done = make(chan error, 1)
 	}
+	if s.Kind != broker.SettleNack {
+		q.recent.add(keyOf(d.msg.ID()))
+	}
 	if err := q.enqueue(ctx, d); err != nil {
+		if s.Kind != broker.SettleNack {
+			q.recent.remove(keyOf(d.msg.ID()))
+		}
 		return err
 	}
 	if s.NoWait {
@@ -437,6 +443,7 @@ func (q *QueueConsumer) settleBatch(batch []*delivery) {
 		if d.kind == broker.SettleReject && q.dlqTopic != "" {
 			if err := q.deadLetter(d); err != nil {
 				// Not dead-lettered: let it come back rather than lose it.
+				q.recent.remove(keyOf(d.msg.ID()))
 				q.cons.NackID(d.msg.ID())
 				q.finish(d, err)
 				continue
@@ -460,8 +467,6 @@ func (q *QueueConsumer) settleBatch(batch []*delivery) {
 	if !errors.As(err, &perID) {
 		perID = nil
 	}
-	q.recent.mu.Lock()
-	defer q.recent.mu.Unlock()
 	for i, d := range acks {
 		e := err
 		if perID != nil {
@@ -469,8 +474,7 @@ func (q *QueueConsumer) settleBatch(batch []*delivery) {
 		}
 		if e != nil {
 			e = classify(fmt.Sprintf("ack %s on subscription %q", messageIDString(d.msg.ID()), q.sub), e)
-		} else {
-			q.recent.addLocked(keyOf(d.msg.ID()))
+			q.recent.remove(keyOf(d.msg.ID()))
 		}
 		q.finish(d, e)
 	}

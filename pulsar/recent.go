@@ -17,11 +17,14 @@ func keyOf(id pc.MessageID) msgKey {
 	return msgKey{id.LedgerID(), id.EntryID(), id.BatchIdx(), id.PartitionIdx()}
 }
 
-// recentAcks remembers the last acknowledgements the broker confirmed, so
-// that a copy of an acked message that the broker had dispatched before the
-// ack reached it (after a reconnection, the broker redelivers what was
-// unacknowledged, acks in flight included) is dropped instead of handed out
-// again. Such copies arrive within a receiver queue or so of the ack, so a
+// recentAcks remembers the last messages acked (from the moment Ack is
+// called, until the broker refuses the ack), so that a copy of an acked
+// message that the broker had dispatched before the ack reached it is
+// dropped instead of handed out again. Such copies come after a
+// reconnection (the broker redelivers what was unacknowledged, acks in
+// flight included) and after nacks: the client asks for the redelivery of
+// whole batch entries, once per nacked message, so an entry can be
+// redelivered again while an ack of one of its messages is on its way. Such copies arrive within a receiver queue or so of the ack, so a
 // bounded window suffices. Such copies carry a redelivery count above 0
 // (the broker counts the redelivery), so first deliveries skip the lookup.
 type recentAcks struct {
@@ -48,6 +51,20 @@ func (r *recentAcks) addLocked(k msgKey) {
 		r.next = (r.next + 1) % len(r.ring)
 	}
 	r.set[k] = struct{}{}
+}
+
+func (r *recentAcks) add(k msgKey) {
+	r.mu.Lock()
+	r.addLocked(k)
+	r.mu.Unlock()
+}
+
+// remove forgets k, for an ack the broker refused: its copies must come
+// through. Its ring slot stays until reused.
+func (r *recentAcks) remove(k msgKey) {
+	r.mu.Lock()
+	delete(r.set, k)
+	r.mu.Unlock()
 }
 
 func (r *recentAcks) has(k msgKey) bool {
