@@ -163,7 +163,7 @@ func (q *Queue) NextBatch(ctx context.Context) ([]broker.Message, error) {
 			return q.handOut(), nil
 		}
 		rms, err := q.rcv.ReceiveMessages(rctx, q.cfg.Prefetch, &azservicebus.ReceiveMessagesOptions{TimeAfterFirstMessage: q.cfg.MaxWait})
-		q.ingest(ctx, rms)
+		q.ingest(rctx, rms)
 		switch {
 		case len(q.buf) > 0 && !q.closing.Load():
 			continue // hand them out; an error will show again on the next call
@@ -201,7 +201,8 @@ func (q *Queue) BatchedReceiver(opts ...adapters.Option) *adapters.BatchReceiver
 }
 
 // ingest turns received messages into deliveries in q.buf, settling
-// poison ones on the spot.
+// poison ones on the spot, within ctx (the receive's: the caller's ctx,
+// ended by Close too).
 func (q *Queue) ingest(ctx context.Context, rms []*azservicebus.ReceivedMessage) {
 	now := time.Now()
 	for _, rm := range rms {
@@ -213,9 +214,11 @@ func (q *Queue) ingest(ctx context.Context, rms []*azservicebus.ReceivedMessage)
 		}
 		if q.cfg.ReceiveMode == PeekLock && q.cfg.Poison.Exceeded(int(rm.DeliveryCount)) {
 			// Its lock expired on its last allowed delivery. Settled
-			// here, not handed out; if that fails the lock expires and
-			// the entity (or this check) deals with it again.
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.SettleTimeout)
+			// here, not handed out; if that fails, or ctx ends first
+			// (NextBatch must return when its ctx ends, and Close waits
+			// for it), the lock expires and the entity (or this check)
+			// deals with it again.
+			sctx, cancel := context.WithTimeout(ctx, q.cfg.SettleTimeout)
 			_ = d.poison(sctx, reasonMaxDeliveries, q.maxDeliveriesDescription(rm.DeliveryCount))
 			cancel()
 			continue

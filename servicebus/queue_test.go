@@ -345,3 +345,38 @@ func TestCloseCountsADeliveryForWhatItHeld(t *testing.T) {
 		m.Ack()
 	}
 }
+
+// A message received past PoisonPolicy.MaxDeliveries is dead-lettered
+// inside NextBatch; a namespace slow to confirm that must not hold
+// NextBatch past its ctx (it used to wait up to SettleTimeout, 30 s, per
+// such message, whatever the ctx).
+func TestNextBatchHonoursItsCtxWhileDeadLetteringAPoisonMessage(t *testing.T) {
+	e := newEnv(t, &sbtest.QueueOptions{LockDuration: 300 * time.Millisecond})
+	q := e.consumer(servicebus.QueueConfig{AutoRenew: -1, Poison: broker.PoisonPolicy{MaxDeliveries: 1}})
+	e.publish("poison")
+	first, err := q.NextBatch(e.ctx)
+	if err != nil || len(first) != 1 || first[0].DeliveryCount != 1 {
+		t.Fatalf("NextBatch: %d messages, %v", len(first), err)
+	}
+	// Left unsettled: its lock expires and it comes back on delivery 2,
+	// past MaxDeliveries; the dead-letter NextBatch sends gets no answer.
+	e.srv.IgnoreSettlements(1)
+	ctx, cancel := context.WithTimeout(e.ctx, time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		batch, err := q.NextBatch(ctx)
+		if len(batch) > 0 {
+			err = errors.New("a poison message was handed out")
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("NextBatch: %v, want its ctx's deadline", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("NextBatch still blocked 9 s after its ctx ended")
+	}
+}

@@ -96,6 +96,8 @@
 // fail with 401; RefuseSends lets some sends through and then refuses
 // others with amqp:resource-limit-exceeded (an entity that is full, which
 // the client does not retry), to test partial batch failures;
+// IgnoreSettlements leaves the next settlements unanswered (a namespace
+// that stopped responding: the client's settle call waits for its ctx);
 // Connections counts accepted connections so a test can observe a
 // reconnect.
 //

@@ -1,13 +1,15 @@
 package sbtest
 
-// This file is fault injection for tests: dropping connections and
-// refusing tokens, to exercise a client's recovery paths.
+// This file is fault injection for tests: dropping connections, refusing
+// tokens or sends and leaving settlements unanswered, to exercise a
+// client's recovery paths.
 
 // faults is guarded by Server.mu.
 type faults struct {
 	refuseTokens int
 	sendsBefore  int // sends still accepted before refusing
 	refuseSends  int // sends to refuse after those
+	ignoreSettle int // settlements on receiver links to leave unanswered
 }
 
 // takeSendRefusal counts one send (a message or a batch) and says whether
@@ -83,4 +85,25 @@ func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.accepted
+}
+
+// takeSettleIgnore consumes one pending settlement to ignore.
+func (f *faults) takeSettleIgnore() bool {
+	if f.ignoreSettle > 0 {
+		f.ignoreSettle--
+		return true
+	}
+	return false
+}
+
+// IgnoreSettlements leaves the next n settlements that clients send on
+// receiver links (complete, abandon, dead-letter, defer, release: the
+// disposition of a delivery) unapplied and unanswered, as a namespace
+// that stopped responding would: the client's settle call waits until its
+// ctx ends, and the message stays locked until its lock expires. n <= 0
+// cancels pending ones.
+func (s *Server) IgnoreSettlements(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.ignoreSettle = max(n, 0)
 }

@@ -1,10 +1,14 @@
 package sbtest_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"github.com/pullkit/broker/servicebus/sbtest"
 )
 
 func TestClientSurvivesDroppedConnection(t *testing.T) {
@@ -73,5 +77,31 @@ func TestRefuseSendsFailsTheChosenSends(t *testing.T) {
 	}
 	if got := messagesIn(t, srv, "q"); len(got) != 2 {
 		t.Fatalf("%d messages stored, want 2", len(got))
+	}
+}
+
+func TestIgnoreSettlementsLeavesTheSettlementUnanswered(t *testing.T) {
+	srv := newServer(t)
+	mustQueue(t, srv, "q", &sbtest.QueueOptions{LockDuration: 200 * time.Millisecond})
+	ctx := testCtx(t)
+	c := newClient(t, srv)
+	if err := mustSender(t, c, "q").SendMessage(ctx, &azservicebus.Message{Body: []byte("x")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := mustReceiver(t, c, "q", nil)
+	m := receiveOne(t, ctx, r)
+	srv.IgnoreSettlements(1)
+	sctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := r.CompleteMessage(sctx, m, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("CompleteMessage with its settlement ignored: %v, want the ctx's deadline", err)
+	}
+	// Not completed: the message comes back once its lock expired.
+	again := receiveOne(t, ctx, r)
+	if string(again.Body) != "x" || again.DeliveryCount != 2 {
+		t.Fatalf("got %q (delivery %d), want x again on delivery 2", again.Body, again.DeliveryCount)
+	}
+	if err := r.CompleteMessage(ctx, again, nil); err != nil {
+		t.Fatalf("CompleteMessage after the fault: %v", err)
 	}
 }

@@ -155,6 +155,9 @@ func (s *session) onDisposition(d *performDisposition) error {
 		if !ok {
 			continue
 		}
+		if s.c.srv.faults.takeSettleIgnore() {
+			continue // IgnoreSettlements: left locked and unanswered
+		}
 		delete(s.unsettled, id)
 		reply := od.q.settleByState(od.token, d.State, now)
 		if !d.Settled {
