@@ -11,6 +11,7 @@ import (
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/pullkit/broker"
 )
@@ -121,6 +122,43 @@ type SubscriptionConfig struct {
 	// known. MaxDeliveryAttempts 0 means 5 (Pub/Sub accepts 5 to 100).
 	DeadLetterTopic     string
 	MaxDeliveryAttempts int
+
+	// Poison, as an alternative to the two fields above, is the module's
+	// one poison policy mapped onto Pub/Sub: MaxDeliveries becomes
+	// MaxDeliveryAttempts and DeadLetterTopic the dead-letter topic (both
+	// required together: Pub/Sub can only dead-letter, so PoisonTerminate
+	// is refused with broker.ErrUnsupported), and NackDelay becomes the
+	// subscription's retry policy (minimum backoff, for every redelivery;
+	// Pub/Sub caps it at 600 s).
+	Poison broker.PoisonPolicy
+}
+
+// fromPoison fills sc's dead-letter fields and retry policy from sc.Poison.
+func (sc SubscriptionConfig) fromPoison() (SubscriptionConfig, *pb.RetryPolicy, error) {
+	p := sc.Poison
+	if p == (broker.PoisonPolicy{}) {
+		return sc, nil, nil
+	}
+	if err := p.Validate(); err != nil {
+		return sc, nil, err
+	}
+	if sc.DeadLetterTopic != "" || sc.MaxDeliveryAttempts != 0 {
+		return sc, nil, fmt.Errorf("%w: pubsub: SubscriptionConfig has both Poison and DeadLetterTopic/MaxDeliveryAttempts", broker.ErrInvalidOption)
+	}
+	if p.MaxDeliveries > 0 || p.DeadLetterTopic != "" {
+		switch {
+		case p.Action == broker.PoisonTerminate:
+			return sc, nil, fmt.Errorf("%w: pubsub: Pub/Sub can only dead-letter a poison message, not drop it", broker.ErrUnsupported)
+		case p.MaxDeliveries == 0 || p.DeadLetterTopic == "":
+			return sc, nil, fmt.Errorf("%w: pubsub: a poison policy needs both MaxDeliveries and DeadLetterTopic on Pub/Sub", broker.ErrInvalidOption)
+		}
+		sc.DeadLetterTopic, sc.MaxDeliveryAttempts = p.DeadLetterTopic, p.MaxDeliveries
+	}
+	var rp *pb.RetryPolicy
+	if p.NackDelay > 0 {
+		rp = &pb.RetryPolicy{MinimumBackoff: durationpb.New(p.NackDelay)}
+	}
+	return sc, rp, nil
 }
 
 // EnsureSubscription creates the subscription if it does not exist yet; an
@@ -132,10 +170,15 @@ func (c *Client) EnsureSubscription(ctx context.Context, sc SubscriptionConfig) 
 	if sc.Name == "" {
 		return fmt.Errorf("%w: empty subscription name", broker.ErrInvalidTopic)
 	}
+	sc, retry, err := sc.fromPoison()
+	if err != nil {
+		return err
+	}
 	if err := c.usable(); err != nil {
 		return err
 	}
 	req := &pb.Subscription{
+		RetryPolicy:               retry,
 		Name:                      c.subscriptionPath(sc.Name),
 		Topic:                     c.topicPath(sc.Topic),
 		AckDeadlineSeconds:        int32(sc.AckDeadline / time.Second),
@@ -149,14 +192,14 @@ func (c *Client) EnsureSubscription(ctx context.Context, sc SubscriptionConfig) 
 		}
 		req.DeadLetterPolicy = &pb.DeadLetterPolicy{DeadLetterTopic: c.topicPath(sc.DeadLetterTopic), MaxDeliveryAttempts: int32(n)}
 	}
-	_, err := c.c.SubscriptionAdminClient.CreateSubscription(ctx, req)
+	_, err = c.c.SubscriptionAdminClient.CreateSubscription(ctx, req)
 	if status.Code(err) == codes.AlreadyExists {
 		return nil
 	}
 	return classify(err, fmt.Sprintf("creating subscription %q on topic %q", sc.Name, sc.Topic))
 }
 
-// subscriptionInfo is what a Receiver needs to know of its subscription.
+// subscriptionInfo is what a Receiver knows of its subscription.
 type subscriptionInfo struct {
 	deadLetter  bool // Pub/Sub counts deliveries
 	exactlyOnce bool

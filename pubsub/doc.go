@@ -42,8 +42,10 @@
 //     error. Without it, Reject acks: the message is dropped. A
 //     subscription's own dead-letter policy (SubscriptionConfig
 //     DeadLetterTopic and MaxDeliveryAttempts) is applied by Pub/Sub itself
-//     after too many deliveries, which is how broker.PoisonPolicy's
-//     MaxDeliveries maps to Pub/Sub.
+//     after too many deliveries: SubscriptionConfig.Poison maps
+//     broker.PoisonPolicy onto it (MaxDeliveries and DeadLetterTopic to the
+//     dead-letter policy, NackDelay to the subscription's retry backoff;
+//     PoisonTerminate is ErrUnsupported, Pub/Sub can only dead-letter).
 //   - Ack deadline and Extend: the library extends the lease of every
 //     unsettled message by itself while Receive runs, up to
 //     ReceiveConfig.MaxExtension (60 min by default) after receipt, in
@@ -56,6 +58,7 @@
 //   - DeliveryCount: Pub/Sub counts deliveries only on subscriptions with a
 //     dead-letter policy; there it is the message's DeliveryAttempt (1 on
 //     the first delivery). Without a policy it is 0 (unknown).
+//     Receiver.CountsDeliveries tells which.
 //   - Ordering: OutboundMessage.Key is published as the message's ordering
 //     key (every topic's library publisher has ordering enabled), and
 //     Message.Key is the received ordering key. On a subscription with
@@ -66,7 +69,7 @@
 // # Confirmed settlements
 //
 // On a subscription with exactly-once delivery (SubscriptionConfig
-// ExactlyOnce), AckContext and Settle wait for the library's AckResult and
+// ExactlyOnce; Receiver.ExactlyOnce tells), AckContext and Settle wait for the library's AckResult and
 // return Pub/Sub's verdict: nil, a failure (for example an expired ack ID)
 // or ctx's error (outcome unknown). On other subscriptions acks and nacks
 // are best-effort, as Pub/Sub's at-least-once delivery makes them:

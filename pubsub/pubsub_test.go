@@ -502,3 +502,40 @@ func nextWithin(c *pubsub.Consumer, d time.Duration) (broker.Message, error) {
 	defer cancel()
 	return c.NextMessage(ctx)
 }
+
+func TestPoisonPolicyMapsToTheDeadLetterPolicy(t *testing.T) {
+	c := newClient(t, newServer(t))
+	ctx := testCtx(t)
+	dead := uniqueName("dead")
+	must(t, c.EnsureTopic(ctx, dead))
+	topic, sub := topicAndSub(t, c, pubsub.SubscriptionConfig{Poison: broker.PoisonPolicy{MaxDeliveries: 2, DeadLetterTopic: dead, NackDelay: time.Millisecond}})
+	must(t, c.EnsureSubscription(ctx, pubsub.SubscriptionConfig{Name: dead + "-sub", Topic: dead}))
+	publishAll(t, c, topic, broker.OutboundMessage{Data: []byte("poison")})
+	r, err := c.Receiver(ctx, sub, pubsub.ReceiveConfig{})
+	must(t, err)
+	if !r.CountsDeliveries() || r.ExactlyOnce() {
+		t.Errorf("CountsDeliveries %v, ExactlyOnce %v; want true, false", r.CountsDeliveries(), r.ExactlyOnce())
+	}
+	receiveN(t, ctx, r, 2, func(m broker.Message) { m.Nack() })
+	dl, err := c.Subscribe(ctx, dead+"-sub", pubsub.ReceiveConfig{})
+	must(t, err)
+	defer dl.Close()
+	m, err := dl.NextMessage(ctx)
+	must(t, err)
+	if string(m.Data) != "poison" {
+		t.Errorf("dead letter %q, want poison", m.Data)
+	}
+	m.Ack()
+
+	for name, sc := range map[string]pubsub.SubscriptionConfig{
+		"terminate":         {Poison: broker.PoisonPolicy{MaxDeliveries: 3, DeadLetterTopic: dead, Action: broker.PoisonTerminate}},
+		"no topic":          {Poison: broker.PoisonPolicy{MaxDeliveries: 3}},
+		"both ways":         {Poison: broker.PoisonPolicy{MaxDeliveries: 3, DeadLetterTopic: dead}, DeadLetterTopic: dead},
+		"negative delivery": {Poison: broker.PoisonPolicy{MaxDeliveries: -1}},
+	} {
+		sc.Name, sc.Topic = uniqueName("s"), topic
+		if err := c.EnsureSubscription(ctx, sc); !errors.Is(err, broker.ErrInvalidOption) && !errors.Is(err, broker.ErrUnsupported) {
+			t.Errorf("EnsureSubscription with %s: got %v, want ErrInvalidOption or ErrUnsupported", name, err)
+		}
+	}
+}

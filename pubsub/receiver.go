@@ -55,6 +55,16 @@ func (c *Client) Receiver(ctx context.Context, subscription string, cfg ReceiveC
 	return &Receiver{c: c, name: subscription, native: native, cfg: cfg, info: info, maxExt: maxExtension(native.ReceiveSettings)}, nil
 }
 
+// ExactlyOnce reports whether the subscription had exactly-once delivery
+// when the Receiver was made: AckContext and Settle then return Pub/Sub's
+// verdict (see the package doc).
+func (r *Receiver) ExactlyOnce() bool { return r.info.exactlyOnce }
+
+// CountsDeliveries reports whether the subscription had a dead-letter
+// policy when the Receiver was made: only then does Pub/Sub count
+// deliveries, so that Message.DeliveryCount is known.
+func (r *Receiver) CountsDeliveries() bool { return r.info.deadLetter }
+
 // Native returns the client library's subscriber. Its ReceiveSettings must
 // not be changed while Receive runs.
 func (r *Receiver) Native() *gpubsub.Subscriber { return r.native }
