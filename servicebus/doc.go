@@ -161,7 +161,9 @@
 // received message becomes its Key. On a partitioned entity it picks the
 // partition (and so keeps one key's messages in order relative to each
 // other within that partition); on others it is carried along. Service Bus
-// limits it to 128 characters. Sessions are not supported (use Native);
+// limits it to 128 characters (MaxKeyLength): a longer Key is refused with
+// broker.ErrInvalidAttribute before anything is sent (by BatchPublish, for
+// the whole batch). Sessions are not supported (use Native);
 // on a session-enabled entity the PartitionKey must equal the SessionId.
 //
 // Message.ID is the MessageId, or "seq:<sequence number>" when the sender

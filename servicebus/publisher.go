@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/Azure/go-amqp"
@@ -124,9 +125,17 @@ func toMessage(m broker.OutboundMessage) (*azservicebus.Message, error) {
 	return convert(m)
 }
 
+// MaxKeyLength is the most characters a Key (PartitionKey) may have:
+// Service Bus's limit, checked before anything is sent.
+const MaxKeyLength = 128
+
 // convert converts a validated outbound message. The result shares
 // m's slices and map: it must be encoded before the call returns.
 func convert(m broker.OutboundMessage) (*azservicebus.Message, error) {
+	if len(m.Key) > MaxKeyLength && utf8.RuneCountInString(m.Key) > MaxKeyLength {
+		return nil, fmt.Errorf("%w: Key of %d characters: Service Bus limits a PartitionKey to %d",
+			broker.ErrInvalidAttribute, utf8.RuneCountInString(m.Key), MaxKeyLength)
+	}
 	props, err := toProperties(m.Attributes)
 	if err != nil {
 		return nil, err
@@ -195,7 +204,7 @@ func (t *Topic) BatchPublish(ctx context.Context, msgs ...broker.OutboundMessage
 	var cur *azservicebus.MessageBatch
 	for i := range msgs {
 		msg, err := convert(msgs[i])
-		if err != nil { // ValidateBatch let it through: cannot happen
+		if err != nil { // a Key too long (ValidateBatch checks attributes)
 			return refuseAll(len(msgs), i, err)
 		}
 		for {

@@ -71,6 +71,7 @@ func TestBadInputIsRefusedWithASentinel(t *testing.T) {
 		"nil attribute":             {broker.OutboundMessage{Attributes: map[string]any{"k": nil}}, broker.ErrInvalidAttribute},
 		"unsupported property type": {broker.OutboundMessage{Attributes: map[string]any{"k": []string{"x"}}}, broker.ErrInvalidAttribute},
 		"empty attribute key":       {broker.OutboundMessage{Attributes: map[string]any{"": "x"}}, broker.ErrInvalidAttribute},
+		"key over 128 characters":   {broker.OutboundMessage{Key: strings.Repeat("k", 129)}, broker.ErrInvalidAttribute},
 	} {
 		if err := tp.Publish(e.ctx, tc.msg); !errors.Is(err, tc.want) {
 			t.Errorf("Publish with %s: %v, want %v", name, err, tc.want)
