@@ -57,7 +57,9 @@ const (
 	// Reject cannot give the message back and return an error wrapping
 	// broker.ErrUnsupported (from Settle; Nack() and Reject() drop it).
 	// Extend returns broker.ErrUnsupported. Messages the consumer fetched
-	// and did not hand out when it closes are lost.
+	// and did not hand out when it closes are lost, and between NextBatch
+	// calls it keeps fetching up to the credit a short batch left over
+	// (up to Prefetch messages; see the package doc).
 	ReceiveAndDelete
 )
 
@@ -109,7 +111,9 @@ type QueueConfig struct {
 	// Prefetch is how many messages one receive asks the entity for;
 	// those beyond MaxBatch wait in the consumer for the next NextBatch
 	// (their locks running) and are abandoned by Close. Default (0) and
-	// any value below MaxBatch: MaxBatch, so nothing waits. At most
+	// any value below MaxBatch: MaxBatch, so nothing waits (except, in
+	// ReceiveAndDelete mode, what arrives between NextBatch calls on the
+	// credit a short batch left: see ReceiveAndDelete). At most
 	// MaxMaxBatch. Trap: a prefetched message's lock is not renewed until
 	// it is handed out, so keep Prefetch small against the lock duration.
 	Prefetch int

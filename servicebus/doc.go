@@ -92,7 +92,12 @@
 // no-op that succeeds; Nack and Reject cannot give the message back and
 // return an error wrapping broker.ErrUnsupported (from Settle); Extend
 // returns broker.ErrUnsupported; messages prefetched and not handed out
-// when the queue closes are lost.
+// when the queue closes are lost. Trap: a NextBatch that returns fewer
+// messages than Prefetch leaves the rest of its credit on the link, so
+// until the next NextBatch Service Bus keeps sending (and deleting) the
+// messages that arrive, up to that many; the next NextBatch hands them
+// out, and Close loses them, even with the default Prefetch. (In
+// peek-lock mode azservicebus releases such messages back at once.)
 //
 // # Receiving: batches, prefetch, Close
 //
