@@ -131,8 +131,9 @@ const (
 type ReceiveConfig struct {
 	// MaxOutstandingMessages bounds the messages delivered and not yet
 	// settled (server side, through the streaming pull's flow control) and
-	// the handler calls in flight (client side). 0: the default, 1000;
-	// negative: no limit.
+	// the handler calls in flight (client side). 0: the default, 1000 for
+	// a Receiver, Buffer + max(Buffer, MaxBatch) for a Consumer; negative:
+	// no limit.
 	MaxOutstandingMessages int
 
 	// MaxOutstandingBytes is MaxOutstandingMessages in bytes of data. 0: the

@@ -34,8 +34,21 @@ var (
 )
 
 // Subscribe opens a Consumer of the named subscription; it fails as
-// Client.Receiver does.
+// Client.Receiver does. Unlike for a Receiver, ReceiveConfig's
+// MaxOutstandingMessages 0 means Buffer + max(Buffer, MaxBatch), 256 by
+// default: the messages the consumer buffers plus a batch the caller holds
+// unsettled. Pulling pauses while that many are delivered and unsettled.
 func (c *Client) Subscribe(ctx context.Context, subscription string, cfg ReceiveConfig) (*Consumer, error) {
+	if cfg.MaxOutstandingMessages == 0 && cfg.Settings == nil {
+		// The library parks one goroutine per message waiting for room in
+		// the buffer, up to MaxOutstandingMessages: beyond what the
+		// buffer and the caller hold they only cost memory and CPU.
+		d, err := cfg.withDefaults()
+		if err != nil {
+			return nil, err
+		}
+		cfg.MaxOutstandingMessages = d.Buffer + max(d.Buffer, d.MaxBatch)
+	}
 	r, err := c.Receiver(ctx, subscription, cfg)
 	if err != nil {
 		return nil, err

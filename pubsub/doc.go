@@ -153,7 +153,8 @@
 // connects to that emulator without TLS or authentication.
 //
 // ReceiveConfig (zero value: the library's defaults):
-// MaxOutstandingMessages (1000) and MaxOutstandingBytes (1e9) bound
+// MaxOutstandingMessages (1000; for a Consumer 256, its buffer plus a
+// batch) and MaxOutstandingBytes (1e9) bound
 // unsettled messages, NumGoroutines (1) streaming pulls, MaxExtension
 // (60 min), AckDeadline (DefaultAckDeadline, 10 s), DeadLetterTopic for
 // Reject, MaxBatch (100), MaxWait (10 ms) and Buffer (128) for Consumer;

@@ -82,7 +82,8 @@ func (r *Receiver) Native() *gpubsub.Subscriber { return r.native }
 // not settled yet (settling one later returns an error wrapping
 // broker.ErrClosed), so it is redelivered at once instead of after its
 // deadline; 4. the library sends the acks and nacks it batched, and
-// Receive returns. No goroutine of the call outlives it.
+// Receive returns. No goroutine of the call outlives it, except the client
+// library's stream keep-alive loop, which ends by itself within 10 s.
 func (r *Receiver) Receive(ctx context.Context, handler func(context.Context, broker.Message)) error {
 	if handler == nil {
 		return fmt.Errorf("%w: nil handler", broker.ErrInvalidOption)
