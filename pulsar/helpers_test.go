@@ -32,6 +32,10 @@ func leakOptions() []goleak.Option {
 		// until the client's OperationTimeout, even after Close.
 		goleak.IgnoreAnyFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionProducer).reconnectToBroker"),
 		goleak.IgnoreAnyFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionConsumer).reconnectToBroker"),
+		// A consumer that reconnected (the dropped-connection tests) tells
+		// its dispatcher so from a goroutine that blocks forever if the
+		// consumer closes before the dispatcher took the notice.
+		goleak.IgnoreTopFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionConsumer).grabConn.func1"),
 	}
 }
 
