@@ -151,3 +151,56 @@ func ExampleReceiver_Receive() {
 	// handled login
 	// Receive returned <nil>
 }
+
+// NextBatch hands out what arrived, up to MaxBatch messages, for bulk work.
+func ExampleConsumer_NextBatch() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, done := exampleClient(ctx)
+	defer done()
+	if err := c.EnsureTopic(ctx, "rows"); err != nil {
+		log.Fatal(err)
+	}
+	if err := c.EnsureSubscription(ctx, pubsub.SubscriptionConfig{Name: "loader", Topic: "rows"}); err != nil {
+		log.Fatal(err)
+	}
+	pub, err := c.Publisher(pubsub.PublishConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pub.Close()
+	topic, err := pub.Topic("rows")
+	if err != nil {
+		log.Fatal(err)
+	}
+	var rows []broker.OutboundMessage
+	for i := range 5 {
+		rows = append(rows, broker.OutboundMessage{Data: fmt.Appendf(nil, "row-%d", i)})
+	}
+	if err := topic.BatchPublish(ctx, rows...); err != nil {
+		log.Fatal(err)
+	}
+
+	cons, err := c.Subscribe(ctx, "loader", pubsub.ReceiveConfig{MaxBatch: 3})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cons.Close()
+	loaded := 0
+	for loaded < len(rows) {
+		batch, err := cons.NextBatch(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if len(batch) > 3 {
+			log.Fatalf("batch of %d", len(batch))
+		}
+		for _, m := range batch {
+			m.Ack() // after the bulk write succeeded
+		}
+		loaded += len(batch)
+	}
+	fmt.Println("loaded", loaded, "rows")
+	// Output:
+	// loaded 5 rows
+}

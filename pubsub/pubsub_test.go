@@ -539,3 +539,36 @@ func TestPoisonPolicyMapsToTheDeadLetterPolicy(t *testing.T) {
 		}
 	}
 }
+
+// Settlements made while the handler call runs are handed to the library
+// when it returns (see the package doc); from any goroutine, they still
+// happen exactly once.
+func TestSettlementsDuringTheHandlerCallTakeEffectOnce(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv)
+	ctx := testCtx(t)
+	topic, sub := topicAndSub(t, c, pubsub.SubscriptionConfig{})
+	publishAll(t, c, topic, broker.OutboundMessage{Data: []byte("a")}, broker.OutboundMessage{Data: []byte("b")})
+	r, err := c.Receiver(ctx, sub, pubsub.ReceiveConfig{})
+	must(t, err)
+	var ids sync.Map
+	receiveN(t, ctx, r, 2, func(m broker.Message) {
+		ids.Store(m.ID, true)
+		if string(m.Data) == "a" {
+			// Acked from another goroutine while the handler waits.
+			done := make(chan struct{})
+			go func() { m.Ack(); close(done) }()
+			<-done
+		} else {
+			m.Ack()
+		}
+		m.Nack() // a later settlement of the same message does nothing
+	})
+	// Receive returned, so its acks were sent: pstest counted them.
+	ids.Range(func(id, _ any) bool {
+		if got := srv.Message(id.(string)); got == nil || got.Acks != 1 {
+			t.Errorf("message %v: server state %+v, want acked once", id, got)
+		}
+		return true
+	})
+}
