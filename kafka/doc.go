@@ -111,8 +111,11 @@
 // type and value it was published with; type headers are not shown as
 // attributes. Headers from other producers come back as strings. Keys
 // starting with "pullkit.type." are refused (broker.ErrInvalidAttribute),
-// as are nil values, unsupported types and empty keys. Received keys and
-// string attributes share memory with the fetched record.
+// as are nil values, unsupported types and empty keys. Received
+// attributes are read-only, as on every backend of this module: records
+// with the same headers (usually the whole output of one producer) share
+// one map, and keys and string attributes share memory with the fetched
+// record.
 //
 // # Errors
 //

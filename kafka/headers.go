@@ -226,3 +226,35 @@ func parseTyped(s, typ string) (any, bool) {
 	}
 	return v, err == nil
 }
+
+// attrCache reuses the attributes decoded for the previous record when the
+// next one has the same headers: producers usually send one header set for
+// many records, and attributes are read-only (as on every backend of this
+// module), so records may share the map. Not safe for concurrent use.
+type attrCache struct {
+	headers []kgo.RecordHeader
+	attrs   map[string]any
+}
+
+func (c *attrCache) decode(hs []kgo.RecordHeader) map[string]any {
+	if len(hs) == 0 {
+		return nil
+	}
+	if c.attrs != nil && sameHeaders(hs, c.headers) {
+		return c.attrs
+	}
+	c.headers, c.attrs = hs, decodeHeaders(hs)
+	return c.attrs
+}
+
+func sameHeaders(a, b []kgo.RecordHeader) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || string(a[i].Value) != string(b[i].Value) {
+			return false
+		}
+	}
+	return true
+}

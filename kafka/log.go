@@ -56,6 +56,7 @@ type LogConsumer struct {
 	buf       []buffered           // polled, not handed out yet
 	next      int                  // index of the next record of buf
 	polledAt  time.Time            // when buf was polled: its IngestionTime
+	attrs     attrCache
 	closed    bool
 	finalDone bool
 	cancel    context.CancelFunc // ends the poll in progress, for Close
@@ -373,7 +374,7 @@ func (c *LogConsumer) record(b buffered) broker.Record {
 		Topic:         r.Topic,
 		Key:           stringOf(r.Key),
 		Value:         r.Value,
-		Attributes:    decodeHeaders(r.Headers),
+		Attributes:    c.attrs.decode(r.Headers),
 		PublishTime:   r.Timestamp,
 		IngestionTime: c.polledAt,
 		Settler:       &d.Settler,

@@ -71,6 +71,7 @@ type QueueConsumer struct {
 	closed    bool
 	cancel    context.CancelFunc
 	ackErrs   map[tpKey]ackErr // latest ack failure per partition
+	attrs     attrCache
 	ackSeq    uint64
 	closeOnce sync.Once
 	closeErr  error
@@ -296,7 +297,7 @@ func (c *QueueConsumer) takeLocked() broker.Message {
 	m := broker.Message{
 		ID:            strconv.FormatInt(int64(r.Partition), 10) + "-" + strconv.FormatInt(r.Offset, 10),
 		Data:          r.Value,
-		Attributes:    decodeHeaders(r.Headers),
+		Attributes:    c.attrs.decode(r.Headers),
 		PublishTime:   r.Timestamp,
 		IngestionTime: time.Now(),
 		DeliveryCount: int(r.DeliveryCount()),
