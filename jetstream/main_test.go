@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if err := anchorStream(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	shared.Shutdown()
 	_ = os.RemoveAll(dir)
@@ -43,6 +47,24 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// anchorStream creates a stream that lives as long as the shared server.
+// nats-server v2.15.2 removes an account's empty streams directory in a
+// goroutine after deleting its last stream; a stream created at that
+// moment fails with "error creating store for stream" (its MkdirAll loses
+// the race). Tests delete their streams as they end, in parallel with
+// others creating theirs, so one stream must always be there.
+func anchorStream() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := jetstream.Connect(ctx, jetstream.Config{URLs: []string{shared.URL()}})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.JetStream().CreateStream(ctx, natsjs.StreamConfig{Name: "ANCHOR", Subjects: []string{"anchor.keep"}})
+	return err
 }
 
 // leakOptions are the goroutines allowed to outlive a test: none. Every

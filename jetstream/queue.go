@@ -541,11 +541,11 @@ func (q *QueueConsumer) recordErr(err error) {
 }
 
 // Close stops the consumer, in order: (1) later and waiting calls return
-// broker.ErrClosed; (2) every message handed out and not yet settled is
-// nacked (settling it later returns broker.ErrClosed); (3) the pull
-// subscription is drained and every message pulled but never handed out
-// is nacked; (4) the connection is flushed, so the acks and nacks sent
-// reach the server before Close returns. Steps 3 and 4 wait at most
+// broker.ErrClosed; (2) the pull subscription is drained, so nothing more
+// is delivered to this consumer; (3) every message handed out and still
+// unsettled is nacked (settling it afterwards returns broker.ErrClosed),
+// then every message pulled but never handed out; (4) the connection is flushed, so the acks and nacks sent reach
+// the server before Close returns. Steps 2 and 4 wait at most
 // CloseTimeout each. The durable consumer stays on the server. Close
 // returns the first failure of a fire-and-forget settlement (Ack, Nack,
 // Reject), if any. It is idempotent.
@@ -560,10 +560,13 @@ func (q *QueueConsumer) Close() error {
 	q.out = nil
 	q.mu.Unlock()
 
+	// Stop pulling before nacking: a nack while the pull subscription is
+	// open would be redelivered into it, counting a delivery nobody saw.
+	rest := q.p.stop(q.cfg.CloseTimeout)
 	for d := range out {
 		d.release()
 	}
-	for _, m := range q.p.stop(q.cfg.CloseTimeout) {
+	for _, m := range rest {
 		_ = m.Nak()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), q.cfg.CloseTimeout)

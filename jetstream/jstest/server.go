@@ -3,6 +3,14 @@
 // not a fake: it is the real server (github.com/nats-io/nats-server/v2),
 // listening on a random local port and storing streams in a directory the
 // caller owns, so the backend talks to it over a real connection.
+//
+// A known race in nats-server v2.15.2: deleting an account's last stream
+// removes its empty streams directory in a goroutine, and a stream
+// created at that moment fails with "error creating store for stream".
+// Tests that create and delete streams in parallel should keep one stream
+// for the server's lifetime (this module's tests do).
+//
+// Set JSTEST_LOG=1 to see the server's log on stderr.
 package jstest
 
 import (
@@ -10,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -93,7 +102,7 @@ func (s *Server) start() error {
 		Port:       s.opts.Port,
 		JetStream:  true,
 		StoreDir:   s.opts.StoreDir,
-		NoLog:      true,
+		NoLog:      os.Getenv("JSTEST_LOG") == "",
 		NoSigs:     true,
 		MaxPayload: s.opts.MaxPayload,
 		Username:   s.opts.User,
@@ -113,6 +122,10 @@ func (s *Server) start() error {
 	srv, err := server.NewServer(o)
 	if err != nil {
 		return fmt.Errorf("jstest: new server: %w", err)
+	}
+	if !o.NoLog {
+		// JSTEST_LOG=1: the server's log on stderr, for debugging.
+		srv.ConfigureLogger()
 	}
 	srv.Start()
 	if !srv.ReadyForConnections(s.opts.ReadyTimeout) {
