@@ -38,6 +38,8 @@
 // commit.
 //
 // New groups start at Config.StartOffset (default: the earliest record).
+// A consumer of a topic that does not exist yet reads nothing until it
+// appears (franz-go keeps looking it up).
 // Close commits, leaves the group so its partitions move at once, and keeps
 // the group's commits; records handed out and not acked are replayed.
 //
