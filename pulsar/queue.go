@@ -94,7 +94,7 @@ func (c *Client) Subscribe(ctx context.Context, topic, subscription string, cfg 
 	q := &QueueConsumer{
 		client: c, topic: topic, sub: subscription, cfg: cfg,
 		jobs: make(chan *delivery, maxAckBatch), kick: make(chan struct{}, 1), stop: make(chan struct{}), acked: make(chan struct{}),
-		recent: newRecentAcks(max(4*cfg.ReceiverQueueSize, 4096)),
+		recent: newRecentAcks(max(cfg.ReceiverQueueSize, 1024)),
 	}
 	o := pc.ConsumerOptions{
 		Topic:                          topic,
@@ -244,7 +244,7 @@ func (q *QueueConsumer) receive(ctx context.Context, wait bool) (pc.Message, err
 // stale copy of an acked one (see recentAcks).
 func (q *QueueConsumer) convert(cm pc.Message) (broker.Message, bool) {
 	// Stale copies are redeliveries: the first delivery skips the lookup.
-	if cm.RedeliveryCount() > 0 && q.recent.has(keyOf(cm.ID())) {
+	if cm.RedeliveryCount() > 0 && q.recent.has(cm.ID()) {
 		return broker.Message{}, false // a stale copy of an acked message
 	}
 	d := &delivery{c: q, msg: cm}
@@ -305,11 +305,11 @@ func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
 		d.done = make(chan error, 1)
 	}
 	if s.Kind != broker.SettleNack {
-		q.recent.add(keyOf(d.msg.ID()))
+		q.recent.add(d.msg.ID())
 	}
 	if err := q.enqueue(ctx, d); err != nil {
 		if s.Kind != broker.SettleNack {
-			q.recent.remove(keyOf(d.msg.ID()))
+			q.recent.remove(d.msg.ID())
 		}
 		return err
 	}
@@ -443,7 +443,7 @@ func (q *QueueConsumer) settleBatch(batch []*delivery) {
 		if d.kind == broker.SettleReject && q.dlqTopic != "" {
 			if err := q.deadLetter(d); err != nil {
 				// Not dead-lettered: let it come back rather than lose it.
-				q.recent.remove(keyOf(d.msg.ID()))
+				q.recent.remove(d.msg.ID())
 				q.cons.NackID(d.msg.ID())
 				q.finish(d, err)
 				continue
@@ -474,7 +474,7 @@ func (q *QueueConsumer) settleBatch(batch []*delivery) {
 		}
 		if e != nil {
 			e = classify(fmt.Sprintf("ack %s on subscription %q", messageIDString(d.msg.ID()), q.sub), e)
-			q.recent.remove(keyOf(d.msg.ID()))
+			q.recent.remove(d.msg.ID())
 		}
 		q.finish(d, e)
 	}

@@ -7,14 +7,23 @@ import (
 	pc "github.com/apache/pulsar-client-go/pulsar"
 )
 
-// msgKey identifies a message within a consumer's topic.
-type msgKey struct {
+// entryKey identifies a batch entry within a consumer's topic.
+type entryKey struct {
 	ledger, entry int64
-	batch, part   int32
+	part          int32
 }
 
-func keyOf(id pc.MessageID) msgKey {
-	return msgKey{id.LedgerID(), id.EntryID(), id.BatchIdx(), id.PartitionIdx()}
+// entryAcks is the set of acked batch indexes of one entry.
+type entryAcks struct {
+	key  entryKey
+	bits []uint64
+}
+
+func (e *entryAcks) bit(i int32) (word int, mask uint64) {
+	if i < 0 {
+		i = 0 // not batched
+	}
+	return int(i / 64), 1 << (i % 64)
 }
 
 // recentAcks remembers the last messages acked (from the moment Ack is
@@ -24,54 +33,84 @@ func keyOf(id pc.MessageID) msgKey {
 // reconnection (the broker redelivers what was unacknowledged, acks in
 // flight included) and after nacks: the client asks for the redelivery of
 // whole batch entries, once per nacked message, so an entry can be
-// redelivered again while an ack of one of its messages is on its way. Such copies arrive within a receiver queue or so of the ack, so a
-// bounded window suffices. Such copies carry a redelivery count above 0
-// (the broker counts the redelivery), so first deliveries skip the lookup.
+// redelivered again while an ack of one of its messages is on its way.
+// Such copies arrive within a receiver queue or so of the ack, so a bounded
+// window of entries suffices; they carry a redelivery count above 0 (the
+// broker counts the redelivery), so first deliveries skip the lookup. Acks
+// mostly come entry by entry, so the last entry is kept at hand.
 type recentAcks struct {
 	mu   sync.Mutex
-	set  map[msgKey]struct{}
-	ring []msgKey
+	set  map[entryKey]*entryAcks
+	ring []*entryAcks
 	next int
+	last *entryAcks
 }
 
-func newRecentAcks(n int) *recentAcks {
-	return &recentAcks{set: make(map[msgKey]struct{}, n), ring: make([]msgKey, 0, n)}
+func newRecentAcks(entries int) *recentAcks {
+	return &recentAcks{set: make(map[entryKey]*entryAcks, entries), ring: make([]*entryAcks, 0, entries)}
 }
 
-// addLocked remembers k; r.mu must be held.
-func (r *recentAcks) addLocked(k msgKey) {
-	if _, ok := r.set[k]; ok {
-		return
+func entryOf(id pc.MessageID) entryKey {
+	return entryKey{id.LedgerID(), id.EntryID(), id.PartitionIdx()}
+}
+
+// lookupLocked returns k's acks, creating them (and evicting the oldest
+// entry) if create is set; r.mu must be held.
+func (r *recentAcks) lookupLocked(k entryKey, create bool) *entryAcks {
+	if r.last != nil && r.last.key == k {
+		return r.last
 	}
-	if len(r.ring) < cap(r.ring) {
-		r.ring = append(r.ring, k)
-	} else {
-		delete(r.set, r.ring[r.next])
-		r.ring[r.next] = k
-		r.next = (r.next + 1) % len(r.ring)
+	e := r.set[k]
+	if e == nil {
+		if !create {
+			return nil
+		}
+		e = &entryAcks{key: k}
+		if len(r.ring) < cap(r.ring) {
+			r.ring = append(r.ring, e)
+		} else {
+			delete(r.set, r.ring[r.next].key)
+			r.ring[r.next] = e
+			r.next = (r.next + 1) % len(r.ring)
+		}
+		r.set[k] = e
 	}
-	r.set[k] = struct{}{}
+	r.last = e
+	return e
 }
 
-func (r *recentAcks) add(k msgKey) {
+func (r *recentAcks) add(id pc.MessageID) {
 	r.mu.Lock()
-	r.addLocked(k)
+	e := r.lookupLocked(entryOf(id), true)
+	w, m := e.bit(id.BatchIdx())
+	for len(e.bits) <= w {
+		e.bits = append(e.bits, 0)
+	}
+	e.bits[w] |= m
 	r.mu.Unlock()
 }
 
-// remove forgets k, for an ack the broker refused: its copies must come
-// through. Its ring slot stays until reused.
-func (r *recentAcks) remove(k msgKey) {
+// remove forgets id, for an ack the broker refused: its copies must come
+// through.
+func (r *recentAcks) remove(id pc.MessageID) {
 	r.mu.Lock()
-	delete(r.set, k)
+	if e := r.lookupLocked(entryOf(id), false); e != nil {
+		if w, m := e.bit(id.BatchIdx()); w < len(e.bits) {
+			e.bits[w] &^= m
+		}
+	}
 	r.mu.Unlock()
 }
 
-func (r *recentAcks) has(k msgKey) bool {
+func (r *recentAcks) has(id pc.MessageID) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, ok := r.set[k]
-	return ok
+	e := r.lookupLocked(entryOf(id), false)
+	if e == nil {
+		return false
+	}
+	w, m := e.bit(id.BatchIdx())
+	return w < len(e.bits) && e.bits[w]&m != 0
 }
 
 // retryDelays are the pauses before sending again an acknowledgement that
