@@ -112,6 +112,19 @@ func (tc *testCluster) createTopic(ctx context.Context, tb testing.TB, name stri
 	if err != nil {
 		return err
 	}
+	if resp.Err == nil && tc.fake == nil {
+		// A real cluster outlives the test: leave no topic behind.
+		tb.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			cl, err := kgo.NewClient(tc.adminOpts()...)
+			if err != nil {
+				return
+			}
+			defer cl.Close()
+			_, _ = kadm.NewClient(cl).DeleteTopics(ctx, name)
+		})
+	}
 	return resp.Err
 }
 
