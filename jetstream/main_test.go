@@ -33,11 +33,19 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if err := anchorStream(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	var drop []func()
+	for _, tg := range targets() {
+		remove, err := anchorStream(tg.url)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", tg.name, err)
+			os.Exit(1)
+		}
+		drop = append(drop, remove)
 	}
 	code := m.Run()
+	for _, remove := range drop {
+		remove()
+	}
 	shared.Shutdown()
 	_ = os.RemoveAll(dir)
 	if code == 0 {
@@ -55,16 +63,24 @@ func TestMain(m *testing.M) {
 // moment fails with "error creating store for stream" (its MkdirAll loses
 // the race). Tests delete their streams as they end, in parallel with
 // others creating theirs, so one stream must always be there.
-func anchorStream() error {
+func anchorStream(url string) (remove func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := jetstream.Connect(ctx, jetstream.Config{URLs: []string{shared.URL()}})
+	c, err := jetstream.Connect(ctx, jetstream.Config{URLs: []string{url}})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer c.Close()
-	_, err = c.JetStream().CreateStream(ctx, natsjs.StreamConfig{Name: "ANCHOR", Subjects: []string{"anchor.keep"}})
-	return err
+	name := "ANCHOR_" + runID
+	if _, err := c.JetStream().CreateStream(ctx, natsjs.StreamConfig{Name: name, Subjects: []string{"anchor." + runID}}); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.JetStream().DeleteStream(ctx, name)
+		_ = c.Close()
+	}, nil
 }
 
 // leakOptions are the goroutines allowed to outlive a test: none. Every
