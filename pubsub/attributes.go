@@ -112,14 +112,21 @@ func attributeString(v any) (string, error) {
 // value is a string. Not inlined: its map iterator would stay in the
 // frame of Receiver's handler call (see receiveState.handle).
 //
+// skip names an attribute left out (ReceiveConfig.KeyAttribute), "" none.
+//
 //go:noinline
-func fromAttributes(attrs map[string]string) map[string]any {
+func fromAttributes(attrs map[string]string, skip string) map[string]any {
 	if len(attrs) == 0 {
 		return nil
 	}
 	out := make(map[string]any, len(attrs))
 	for k, v := range attrs {
-		out[k] = v
+		if k != skip || skip == "" {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }
@@ -142,4 +149,36 @@ func checkMessage(key string, data []byte, attrs map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// checkKeyAttribute checks a KeyAttribute option against Pub/Sub's rules
+// for attribute keys.
+func checkKeyAttribute(k string) error {
+	switch {
+	case k == "":
+		return nil
+	case len(k) > MaxAttributeKeySize:
+		return fmt.Errorf("%w: pubsub: KeyAttribute of %d bytes, Pub/Sub allows %d", broker.ErrInvalidOption, len(k), MaxAttributeKeySize)
+	case strings.HasPrefix(k, reservedPrefix):
+		return fmt.Errorf("%w: pubsub: KeyAttribute %q: the prefix %q is reserved by Pub/Sub", broker.ErrInvalidOption, k, reservedPrefix)
+	}
+	return nil
+}
+
+// withKeyAttribute adds the message key to attrs under ka.
+func withKeyAttribute(attrs map[string]string, ka, key string) (map[string]string, error) {
+	if _, taken := attrs[ka]; taken {
+		return nil, fmt.Errorf("%w: key %q is the publisher's KeyAttribute, which carries OutboundMessage.Key", broker.ErrInvalidAttribute, ka)
+	}
+	if len(attrs)+1 > MaxAttributes {
+		return nil, fmt.Errorf("%w: %d attributes and the key attribute, Pub/Sub allows %d", broker.ErrInvalidAttribute, len(attrs), MaxAttributes)
+	}
+	if len(key) > MaxAttributeValueSize {
+		return nil, fmt.Errorf("%w: key of %d bytes in attribute %q, Pub/Sub allows %d", broker.ErrInvalidAttribute, len(key), ka, MaxAttributeValueSize)
+	}
+	if attrs == nil {
+		attrs = make(map[string]string, 1)
+	}
+	attrs[ka] = key
+	return attrs, nil
 }

@@ -229,11 +229,15 @@ func BenchmarkPublish(b *testing.B) {
 // is its own in-order stream of requests in the library), and without
 // keys; raw publishes all, then waits for each result, as the backend does.
 func BenchmarkBatchPublish(b *testing.B) {
-	b.Run("keys=16", func(b *testing.B) { benchBatchPublish(b, benchKeys) })
-	b.Run("keys=0", func(b *testing.B) { benchBatchPublish(b, 0) })
+	b.Run("keys=16", func(b *testing.B) { benchBatchPublish(b, benchKeys, false) })
+	b.Run("keys=16-in-attribute", func(b *testing.B) { benchBatchPublish(b, benchKeys, true) })
+	b.Run("keys=0", func(b *testing.B) { benchBatchPublish(b, 0, false) })
 }
 
-func benchBatchPublish(b *testing.B, nkeys int) {
+// benchBatchPublish publishes batches over nkeys keys; inAttr carries the
+// key in an attribute with ordering off (PublishConfig.KeyAttribute; raw
+// does the same by hand).
+func benchBatchPublish(b *testing.B, nkeys int, inAttr bool) {
 	const batch = 100
 	data := benchData()
 	key := func(i int) string {
@@ -245,7 +249,7 @@ func benchBatchPublish(b *testing.B, nkeys int) {
 	b.Run("impl=raw", func(b *testing.B) {
 		s := newFastServer(b)
 		p := rawClient(b, s).Publisher("bench")
-		p.EnableMessageOrdering = true
+		p.EnableMessageOrdering = !inAttr
 		defer p.Stop()
 		res := make([]*gpubsub.PublishResult, batch)
 		keys := make([]string, batch)
@@ -256,7 +260,11 @@ func benchBatchPublish(b *testing.B, nkeys int) {
 		for sent := 0; sent < b.N; {
 			n := min(batch, b.N-sent)
 			for i := range n {
-				res[i] = p.Publish(context.Background(), &gpubsub.Message{Data: data, OrderingKey: keys[i], Attributes: map[string]string{"source": "brokertest"}})
+				m := &gpubsub.Message{Data: data, OrderingKey: keys[i], Attributes: map[string]string{"source": "brokertest"}}
+				if inAttr {
+					m.OrderingKey, m.Attributes["key"] = "", keys[i]
+				}
+				res[i] = p.Publish(context.Background(), m)
 			}
 			for i := range n {
 				if _, err := res[i].Get(context.Background()); err != nil {
@@ -269,7 +277,11 @@ func benchBatchPublish(b *testing.B, nkeys int) {
 	})
 	b.Run("impl=backend", func(b *testing.B) {
 		s := newFastServer(b)
-		p, err := backendClient(b, s).Publisher(pubsub.PublishConfig{})
+		cfg := pubsub.PublishConfig{}
+		if inAttr {
+			cfg.KeyAttribute = "key"
+		}
+		p, err := backendClient(b, s).Publisher(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -28,6 +28,8 @@ type target struct {
 	// (Pub/Sub and its emulator want at least 5).
 	maxDeliveries bool
 	absence       time.Duration
+	// keyAttribute, if set, carries keys in an attribute, with ordering off.
+	keyAttribute string
 }
 
 func targets() []target {
@@ -41,6 +43,10 @@ func targets() []target {
 		maxDeliveries: true,
 		absence:       500 * time.Millisecond,
 	}}
+	// Again with keys in an attribute instead of ordering keys.
+	keyAttr := ts[0]
+	keyAttr.name, keyAttr.keyAttribute = "pstest-keyattribute", "key"
+	ts = append(ts, keyAttr)
 	if os.Getenv("PUBSUB_EMULATOR_HOST") != "" {
 		ts = append(ts, target{
 			name:        "emulator",
@@ -95,7 +101,7 @@ func queueHarness(t target) brokertest.QueueHarness {
 			return name, cs.of(tb).EnsureTopic(ctx, name)
 		},
 		Publisher: func(ctx context.Context, tb testing.TB) (broker.Publisher, error) {
-			return cs.of(tb).Publisher(pubsub.PublishConfig{})
+			return cs.of(tb).Publisher(pubsub.PublishConfig{KeyAttribute: t.keyAttribute})
 		},
 		Subscribe: func(ctx context.Context, tb testing.TB, topic, sub string, o brokertest.SubscribeOptions) (brokertest.QueueConsumer, error) {
 			c := cs.of(tb)
@@ -115,7 +121,7 @@ func queueHarness(t target) brokertest.QueueHarness {
 			}); err != nil {
 				return nil, err
 			}
-			rc := pubsub.ReceiveConfig{MaxBatch: o.MaxBatch, DeadLetterTopic: deadTopic(topic)}
+			rc := pubsub.ReceiveConfig{MaxBatch: o.MaxBatch, DeadLetterTopic: deadTopic(topic), KeyAttribute: t.keyAttribute}
 			if o.AckDeadline > 0 {
 				// A fixed, short lease and no extension, so an unsettled
 				// message expires after AckDeadline.
@@ -133,7 +139,7 @@ func queueHarness(t target) brokertest.QueueHarness {
 			if err := c.EnsureSubscription(ctx, pubsub.SubscriptionConfig{Name: name, Topic: deadTopic(topic)}); err != nil {
 				return nil, err
 			}
-			return c.Subscribe(ctx, name, pubsub.ReceiveConfig{})
+			return c.Subscribe(ctx, name, pubsub.ReceiveConfig{KeyAttribute: t.keyAttribute})
 		},
 		Features: brokertest.QueueFeatures{
 			// Known because every subscription above has a dead-letter policy.

@@ -64,7 +64,11 @@
 //     Message.Key is the received ordering key. On a subscription with
 //     ordering enabled (SubscriptionConfig.Ordering) messages of one key
 //     are delivered in publishing order, and the library runs the handler
-//     for one key at a time. Messages without a key are not ordered.
+//     for one key at a time. Messages without a key are not ordered. The
+//     library publishes the requests of one key one at a time, which
+//     bounds keyed throughput; PublishConfig.KeyAttribute instead carries
+//     the Key in an attribute with ordering off (ReceiveConfig.KeyAttribute
+//     reads it back into Message.Key).
 //
 // # Confirmed settlements
 //
@@ -162,7 +166,8 @@
 //
 // PublishConfig (zero value: gpubsub.DefaultPublishSettings):
 // CountThreshold (100), ByteThreshold (1e6), DelayThreshold (10 ms),
-// Timeout (60 s); Settings replaces them wholesale.
+// Timeout (60 s); Settings replaces them wholesale. KeyAttribute (empty:
+// keys are ordering keys).
 //
 // # Native access
 //

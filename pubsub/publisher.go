@@ -23,6 +23,7 @@ import (
 type Publisher struct {
 	c        *Client
 	settings gpubsub.PublishSettings
+	keyAttr  string // PublishConfig.KeyAttribute
 
 	mu     sync.RWMutex // guards closed and topics; held for reading while handing messages to the library
 	closed bool
@@ -41,10 +42,13 @@ func (c *Client) Publisher(cfg PublishConfig) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKeyAttribute(cfg.KeyAttribute); err != nil {
+		return nil, err
+	}
 	if err := c.usable(); err != nil {
 		return nil, err
 	}
-	return &Publisher{c: c, settings: s, topics: map[string]*Topic{}}, nil
+	return &Publisher{c: c, settings: s, keyAttr: cfg.KeyAttribute, topics: map[string]*Topic{}}, nil
 }
 
 // Topic returns the handle of the named topic (an ID, or a full
@@ -85,9 +89,9 @@ func (p *Publisher) topic(name string) (*Topic, error) {
 	native := p.c.c.Publisher(p.c.topicPath(name))
 	native.PublishSettings = p.settings
 	// OutboundMessage.Key travels as the ordering key, which the library
-	// accepts only with ordering enabled. Messages without a key are not
-	// ordered and batch as usual.
-	native.EnableMessageOrdering = true
+	// accepts only with ordering enabled, unless it goes in an attribute.
+	// Messages without a key are not ordered and batch as usual.
+	native.EnableMessageOrdering = p.keyAttr == ""
 	t = &Topic{p: p, name: name, native: native}
 	p.topics[name] = t
 	return t, nil
@@ -222,10 +226,17 @@ func (t *Topic) convert(msg broker.OutboundMessage) (*gpubsub.Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pubsub: publish to %q: %w", t.name, err)
 	}
-	if err := checkMessage(msg.Key, msg.Data, attrs); err != nil {
+	orderingKey := msg.Key
+	if ka := t.p.keyAttr; ka != "" && msg.Key != "" {
+		if attrs, err = withKeyAttribute(attrs, ka, msg.Key); err != nil {
+			return nil, fmt.Errorf("pubsub: publish to %q: %w", t.name, err)
+		}
+		orderingKey = ""
+	}
+	if err := checkMessage(orderingKey, msg.Data, attrs); err != nil {
 		return nil, fmt.Errorf("pubsub: publish to %q: %w", t.name, err)
 	}
-	return &gpubsub.Message{Data: msg.Data, Attributes: attrs, OrderingKey: msg.Key}, nil
+	return &gpubsub.Message{Data: msg.Data, Attributes: attrs, OrderingKey: orderingKey}, nil
 }
 
 // send hands ms to the library, unless the publisher is closed. The read

@@ -572,3 +572,46 @@ func TestSettlementsDuringTheHandlerCallTakeEffectOnce(t *testing.T) {
 		return true
 	})
 }
+
+func TestKeyAttributeCarriesTheKeyWithoutOrdering(t *testing.T) {
+	c := newClient(t, newServer(t))
+	ctx := testCtx(t)
+	topic, sub := topicAndSub(t, c, pubsub.SubscriptionConfig{})
+	_, rawSub := topicAndSub(t, c, pubsub.SubscriptionConfig{})
+	must(t, c.EnsureSubscription(ctx, pubsub.SubscriptionConfig{Name: rawSub + "-2", Topic: topic}))
+	p, err := c.Publisher(pubsub.PublishConfig{KeyAttribute: "k"})
+	must(t, err)
+	defer p.Close()
+	tp, err := p.Topic(topic)
+	must(t, err)
+	must(t, tp.Publish(ctx, broker.OutboundMessage{Key: "alice", Data: []byte("m"), Attributes: map[string]any{"a": 1}}))
+
+	cons, err := c.Subscribe(ctx, sub, pubsub.ReceiveConfig{KeyAttribute: "k"})
+	must(t, err)
+	defer cons.Close()
+	m, err := cons.NextMessage(ctx)
+	must(t, err)
+	m.Ack()
+	if m.Key != "alice" || fmt.Sprint(m.Attributes) != "map[a:1]" {
+		t.Errorf("with KeyAttribute: key %q attributes %v, want alice and map[a:1]", m.Key, m.Attributes)
+	}
+	plain, err := c.Subscribe(ctx, rawSub+"-2", pubsub.ReceiveConfig{})
+	must(t, err)
+	defer plain.Close()
+	m, err = plain.NextMessage(ctx)
+	must(t, err)
+	m.Ack()
+	if m.Key != "" || fmt.Sprint(m.Attributes) != "map[a:1 k:alice]" {
+		t.Errorf("without KeyAttribute: key %q attributes %v, want no key and map[a:1 k:alice]", m.Key, m.Attributes)
+	}
+
+	if err := tp.Publish(ctx, broker.OutboundMessage{Key: "x", Attributes: map[string]any{"k": "taken"}}); !errors.Is(err, broker.ErrInvalidAttribute) {
+		t.Errorf("attribute named like KeyAttribute: got %v, want ErrInvalidAttribute", err)
+	}
+	if _, err := c.Publisher(pubsub.PublishConfig{KeyAttribute: "googkey"}); !errors.Is(err, broker.ErrInvalidOption) {
+		t.Errorf("reserved KeyAttribute: got %v, want ErrInvalidOption", err)
+	}
+	if _, err := c.Subscribe(ctx, sub, pubsub.ReceiveConfig{KeyAttribute: strings.Repeat("k", 300)}); !errors.Is(err, broker.ErrInvalidOption) {
+		t.Errorf("overlong KeyAttribute: got %v, want ErrInvalidOption", err)
+	}
+}

@@ -204,9 +204,15 @@ func (st *receiveState) handle(hctx context.Context, m *gpubsub.Message, handler
 		m.Nack() // pulled after shutdown began: never handed out
 		return
 	}
-	attrs := fromAttributes(m.Attributes)
+	key, skip := m.OrderingKey, ""
+	if ka := st.r.cfg.KeyAttribute; ka != "" && key == "" {
+		if v, ok := m.Attributes[ka]; ok {
+			key, skip = v, ka
+		}
+	}
+	attrs := fromAttributes(m.Attributes, skip)
 	d.call.Store(inHandler)
-	callHandler(hctx, d, attrs, handler)
+	callHandler(hctx, d, key, attrs, handler)
 	switch d.call.Swap(0) {
 	case ackAfterCall:
 		m.Ack()
@@ -220,7 +226,7 @@ func (st *receiveState) handle(hctx context.Context, m *gpubsub.Message, handler
 // allocations of handle happen higher up the stack.
 //
 //go:noinline
-func callHandler(hctx context.Context, d *delivery, attrs map[string]any, handler func(context.Context, broker.Message)) {
+func callHandler(hctx context.Context, d *delivery, key string, attrs map[string]any, handler func(context.Context, broker.Message)) {
 	m := d.m
 	var count int
 	if m.DeliveryAttempt != nil {
@@ -228,7 +234,7 @@ func callHandler(hctx context.Context, d *delivery, attrs map[string]any, handle
 	}
 	handler(hctx, broker.Message{
 		ID:            m.ID,
-		Key:           m.OrderingKey,
+		Key:           key,
 		Data:          m.Data,
 		Attributes:    attrs,
 		PublishTime:   m.PublishTime,
