@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
 	"github.com/pullkit/broker"
 	"github.com/pullkit/broker/jetstream"
 )
@@ -114,7 +116,16 @@ func TestBadInputFailsWithTheRightSentinel(t *testing.T) {
 				t.Errorf("%s: got %v, want an error matching broker.ErrInvalidOption", name, err)
 			}
 		}
-		_, err := c.Subscribe(ctx, jetstream.QueueConfig{Subject: subject, Consumer: "c",
+		q, err := c.Subscribe(ctx, jetstream.QueueConfig{Subject: subject, Consumer: "fixed", DeliverPolicy: natsjs.DeliverNewPolicy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = q.Close()
+		_, err = c.Subscribe(ctx, jetstream.QueueConfig{Subject: subject, Consumer: "fixed", DeliverPolicy: natsjs.DeliverAllPolicy})
+		if !errors.Is(err, broker.ErrInvalidOption) {
+			t.Errorf("changing an existing consumer's deliver policy: got %v, want an error matching broker.ErrInvalidOption", err)
+		}
+		_, err = c.Subscribe(ctx, jetstream.QueueConfig{Subject: subject, Consumer: "c",
 			Poison: broker.PoisonPolicy{MaxDeliveries: 2, DeadLetterTopic: "dead.*"}})
 		if !errors.Is(err, broker.ErrInvalidTopic) {
 			t.Errorf("a wildcard dead-letter subject: got %v, want an error matching broker.ErrInvalidTopic", err)

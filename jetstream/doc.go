@@ -85,9 +85,9 @@
 // messages open (nats.go's Consume) and buffers what arrives; NextBatch
 // returns what one pull delivered, up to MaxBatch, without waiting to
 // fill the batch. A canceled Next call takes nothing from the buffer.
-// Close nacks every message handed out and unsettled, drains the pull
-// subscription, nacks every buffered message, and flushes, so the next
-// consumer of the durable gets them at once.
+// Close drains the pull subscription, nacks every message handed out and
+// unsettled and every buffered one, and flushes, so the next consumer of
+// the durable gets them at once.
 //
 // # Log semantics
 //

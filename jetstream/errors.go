@@ -37,7 +37,27 @@ func mapErr(err error) error {
 		errors.Is(err, natsjs.ErrNoHeartbeat):
 		sentinel = broker.ErrUnavailable
 	default:
-		return err
+		// Other JetStream API errors by their HTTP-like code: a request the
+		// server refused (a consumer update it does not allow, a bad
+		// config), something missing, or JetStream unavailable.
+		var apiErr *natsjs.APIError
+		if !errors.As(err, &apiErr) {
+			return err
+		}
+		switch {
+		case apiErr.ErrorCode == natsjs.JSErrCodeConsumerCreate:
+			// The server refused the consumer configuration (a change it
+			// cannot apply to an existing consumer, a bad value).
+			sentinel = broker.ErrInvalidOption
+		case apiErr.Code == 404:
+			sentinel = broker.ErrNotFound
+		case apiErr.Code == 503:
+			sentinel = broker.ErrUnavailable
+		case apiErr.Code >= 400 && apiErr.Code < 500:
+			sentinel = broker.ErrInvalidOption
+		default:
+			return err
+		}
 	}
 	return fmt.Errorf("%w: %w", sentinel, err)
 }
