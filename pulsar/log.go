@@ -99,7 +99,7 @@ func (c *Client) JoinGroup(ctx context.Context, topic, subscription string, cfg 
 	}
 	l := &LogConsumer{
 		client: c, topic: topic, sub: subscription, cfg: cfg,
-		jobs: make(chan *recDelivery, maxAckBatch), kick: make(chan struct{}, 1), stop: make(chan struct{}), acked: make(chan struct{}),
+		jobs: make(chan *recDelivery, ackQueue), kick: make(chan struct{}, 1), stop: make(chan struct{}), acked: make(chan struct{}),
 		parts: make(map[int32]*partState), revokers: make(map[uint64]func([]broker.TopicPartition)),
 	}
 	o := pc.ConsumerOptions{

@@ -13,8 +13,14 @@ import (
 	"github.com/pullkit/broker"
 )
 
-// maxAckBatch bounds how many settlements the acker sends in one request.
-const maxAckBatch = 1000
+// ackQueue is how many settlements may wait for the acker; Ack blocks
+// (back pressure) only when it is full. The acker is kicked when it is half
+// full, and sends up to maxAckBatch settlements per request, so acks with
+// response keep up with the consumer while a request is on its way.
+const (
+	ackQueue    = 16384
+	maxAckBatch = ackQueue
+)
 
 // QueueConsumer reads a Shared or KeyShared subscription. It implements
 // broker.MessageIterator and broker.BatchedMessageIterator; NextMessage and
@@ -93,7 +99,7 @@ func (c *Client) Subscribe(ctx context.Context, topic, subscription string, cfg 
 	}
 	q := &QueueConsumer{
 		client: c, topic: topic, sub: subscription, cfg: cfg,
-		jobs: make(chan *delivery, maxAckBatch), kick: make(chan struct{}, 1), stop: make(chan struct{}), acked: make(chan struct{}),
+		jobs: make(chan *delivery, ackQueue), kick: make(chan struct{}, 1), stop: make(chan struct{}), acked: make(chan struct{}),
 		recent: newRecentAcks(max(cfg.ReceiverQueueSize, 1024)),
 	}
 	o := pc.ConsumerOptions{
