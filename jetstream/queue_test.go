@@ -265,3 +265,26 @@ func TestCreateStreamMakesAMissingStream(t *testing.T) {
 	}
 	m.Ack()
 }
+
+func TestAFailedFireAndForgetSettlementIsReportedByClose(t *testing.T) {
+	c := connect(t, shared.URL())
+	subject, stream := uniqueSubject("lost")
+	createStream(t, c, stream, subject)
+	publishN(t, c, subject, "m", 0, 1)
+	ctx := testCtx(t)
+	// The consumer's own connection, closed under it.
+	own := connect(t, shared.URL())
+	q, err := own.Subscribe(ctx, jetstream.QueueConfig{Subject: subject, Consumer: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := q.NextMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own.Conn().Close()
+	m.Ack() // cannot be sent
+	if err := q.Close(); !errors.Is(err, broker.ErrClosed) {
+		t.Errorf("Close after an ack that could not be sent: got %v, want an error matching broker.ErrClosed", err)
+	}
+}
