@@ -197,6 +197,12 @@ type ReceiveConfig struct {
 	// NextMessage and NextBatch calls. 0: DefaultBuffer.
 	Buffer int
 
+	// OnError receives the panics of Receiver handlers, as
+	// *broker.PanicError with the stack (the message was nacked and
+	// Receive went on). Nil: slog.Default at Error level, with the stack
+	// and never the panic value, which may hold the payload.
+	OnError func(error)
+
 	// Settings, if not nil, is the client library's own ReceiveSettings,
 	// used instead of the fields MaxOutstandingMessages … AckDeadline.
 	// Its ShutdownOptions are ignored: the Receiver manages shutdown (see

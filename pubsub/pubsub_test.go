@@ -615,3 +615,31 @@ func TestKeyAttributeCarriesTheKeyWithoutOrdering(t *testing.T) {
 		t.Errorf("overlong KeyAttribute: got %v, want ErrInvalidOption", err)
 	}
 }
+
+func TestAPanickingHandlerHasItsMessageNackedAndReceiveGoesOn(t *testing.T) {
+	c := newClient(t, newServer(t))
+	ctx := testCtx(t)
+	topic, sub := topicAndSub(t, c, pubsub.SubscriptionConfig{})
+	publishAll(t, c, topic, broker.OutboundMessage{Data: []byte("m")})
+	var reported []error
+	var mu sync.Mutex
+	r, err := c.Receiver(ctx, sub, pubsub.ReceiveConfig{OnError: func(err error) {
+		mu.Lock()
+		reported = append(reported, err)
+		mu.Unlock()
+	}})
+	must(t, err)
+	calls := 0
+	// receiveN counts the calls that returned: the second, on redelivery.
+	receiveN(t, ctx, r, 1, func(m broker.Message) {
+		calls++
+		if calls == 1 {
+			panic("boom")
+		}
+		must(t, m.AckContext(ctx))
+	})
+	var pe *broker.PanicError
+	if len(reported) != 1 || !errors.As(reported[0], &pe) || pe.Value != "boom" || len(pe.Stack) == 0 {
+		t.Errorf("reported %v, want one *broker.PanicError with boom and a stack", reported)
+	}
+}

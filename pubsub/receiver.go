@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +77,10 @@ func (r *Receiver) Native() *gpubsub.Subscriber { return r.native }
 // the error, classified: broker.ErrNotFound for a deleted subscription,
 // broker.ErrUnauthenticated, broker.ErrUnavailable). Only one Receive may
 // run at a time on a Receiver; another fails with broker.ErrUnsupported.
+//
+// A handler that panics has its message nacked (unless it settled it
+// first), the panic reported to ReceiveConfig.OnError as a
+// *broker.PanicError, and Receive goes on.
 //
 // Shutdown, once ctx ends: 1. messages the library pulls from then on are
 // nacked without reaching handler; 2. Receive waits for the handler calls
@@ -227,6 +233,11 @@ func (st *receiveState) handle(hctx context.Context, m *gpubsub.Message, handler
 //
 //go:noinline
 func callHandler(hctx context.Context, d *delivery, key string, attrs map[string]any, handler func(context.Context, broker.Message)) {
+	defer func() {
+		if v := recover(); v != nil {
+			d.panicked(v)
+		}
+	}()
 	m := d.m
 	var count int
 	if m.DeliveryAttempt != nil {
@@ -242,6 +253,20 @@ func callHandler(hctx context.Context, d *delivery, key string, attrs map[string
 		DeliveryCount: count,
 		Settler:       &d.Settler,
 	})
+}
+
+// panicked nacks the message of a handler call that panicked (unless the
+// handler settled it first) and reports the panic; Receive goes on.
+func (d *delivery) panicked(v any) {
+	err := &broker.PanicError{Value: v, Stack: debug.Stack()}
+	msg := broker.Message{Settler: &d.Settler}
+	msg.Nack()
+	if f := d.st.r.cfg.OnError; f != nil {
+		f(err)
+		return
+	}
+	// Never the value itself: it may hold the payload.
+	slog.Error("pubsub: receive handler panicked; message nacked", "subscription", d.st.r.name, "message_id", d.m.ID, "stack", string(err.Stack))
 }
 
 // delivery.call: whether the handler call that got the message is still
