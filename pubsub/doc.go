@@ -21,6 +21,9 @@
 // NextBatch hands out what arrives within MaxWait of a batch's first
 // message, up to MaxBatch. Build the other shapes (streams, batched
 // receivers) with package adapters.
+// A Receiver handler that panics has its message nacked and the panic
+// reported to ReceiveConfig.OnError (by default slog, without the
+// payload); Receive goes on.
 //
 // # Semantics
 //
