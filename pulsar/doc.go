@@ -146,6 +146,18 @@
 // ErrInvalidOption) while staying matchable as the client's *pulsar.Error.
 // Tokens and OAuth2 secrets never appear in errors.
 //
+// # Batch-index acknowledgement
+//
+// Both consumers acknowledge with the client's EnableBatchIndexAcknowledgment,
+// so that acking one message of a batch entry acks just that message, and
+// a cumulative ack in the middle of an entry commits just the records up to
+// it. The broker must support it too: set acknowledgmentAtBatchIndexLevelEnabled
+// on clusters where it is off. Otherwise the broker takes an ack of one
+// message of an entry for the whole entry, and its other messages would be
+// lost; with such a cluster, turn the option off in the ConsumerOptions
+// hook (the client then acks an entry only once all its messages were
+// acked, and a restart replays a partly committed entry).
+//
 // # Options
 //
 // [Config] holds the service URL, TLS (trusted CAs, insecure mode for
