@@ -20,8 +20,8 @@ import (
 // BatchedReceiver return the callback shapes.
 //
 // NextBatch and NextMessage calls must not be concurrent with each other
-// (a second call waits for the first). Everything else (settling messages,
-// Close) is safe from any goroutine.
+// (a second call waits for the first, or for its ctx to end). Everything
+// else (settling messages, Close) is safe from any goroutine.
 type Queue struct {
 	c      *Client
 	cfg    QueueConfig
@@ -34,10 +34,12 @@ type Queue struct {
 	closeCtx context.Context // ends at Close: in-flight receives and renewals stop
 	closeFn  context.CancelFunc
 
-	// recvMu serialises receives; buf is what the last receive brought
-	// beyond MaxBatch (Prefetch), not handed out yet.
-	recvMu sync.Mutex
-	buf    []*delivery
+	// recvSlot (capacity 1) serialises receives, as a lock that a
+	// waiting NextBatch can give up on when its ctx ends; buf, guarded by
+	// it, is what the last receive brought beyond MaxBatch (Prefetch),
+	// not handed out yet.
+	recvSlot chan struct{}
+	buf      []*delivery
 
 	// mu guards held and the renewal fields of its deliveries.
 	mu   sync.Mutex
@@ -105,6 +107,7 @@ func (c *Client) NewQueue(ctx context.Context, cfg QueueConfig) (*Queue, error) 
 		c: c, cfg: cfg, rcv: rcv,
 		entity:    cfg.entity(),
 		held:      map[*delivery]struct{}{},
+		recvSlot:  make(chan struct{}, 1),
 		wake:      make(chan struct{}, 1),
 		renewDone: make(chan struct{}),
 	}
@@ -149,8 +152,14 @@ func (q *Queue) NextBatch(ctx context.Context) ([]broker.Message, error) {
 	if q.closing.Load() {
 		return nil, q.errClosed()
 	}
-	q.recvMu.Lock()
-	defer q.recvMu.Unlock()
+	select {
+	case q.recvSlot <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-q.closeCtx.Done():
+		return nil, q.errClosed()
+	}
+	defer func() { <-q.recvSlot }()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(q.closeCtx, cancel)
@@ -282,10 +291,10 @@ func (q *Queue) Close() error {
 		q.closing.Store(true)
 		q.closeFn()
 		_ = q.it.Close()
-		q.recvMu.Lock()
+		q.recvSlot <- struct{}{} // a NextBatch in progress returns: closeCtx ended
 		buf := q.buf
 		q.buf = nil
-		q.recvMu.Unlock()
+		<-q.recvSlot
 		<-q.renewDone
 
 		q.mu.Lock()

@@ -411,3 +411,42 @@ func TestNextBatchHonoursItsCtxWhileDeadLetteringAPoisonMessage(t *testing.T) {
 		t.Fatal("NextBatch still blocked 9 s after its ctx ended")
 	}
 }
+
+// Calls must not be concurrent, but the doc says a second one waits for
+// the first: that wait must still end with the second call's ctx.
+func TestASecondNextBatchWaitsOnlyAsLongAsItsCtx(t *testing.T) {
+	e := newEnv(t, nil)
+	q := e.consumer(servicebus.QueueConfig{})
+	firstCtx, stopFirst := context.WithCancel(e.ctx)
+	defer stopFirst()
+	first := make(chan error, 1)
+	go func() {
+		_, err := q.NextBatch(firstCtx) // the queue is empty: blocks
+		first <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let the first call start receiving
+	ctx, cancel := context.WithTimeout(e.ctx, 200*time.Millisecond)
+	defer cancel()
+	second := make(chan error, 1)
+	go func() {
+		_, err := q.NextBatch(ctx)
+		second <- err
+	}()
+	returned := false
+	select {
+	case err := <-second:
+		returned = true
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("second NextBatch: %v, want its ctx's deadline", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("second NextBatch still waiting for the first 5 s after its ctx ended")
+	}
+	stopFirst()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Errorf("first NextBatch: %v, want canceled", err)
+	}
+	if !returned {
+		<-second
+	}
+}
