@@ -253,11 +253,15 @@ func (c *LogConsumer) commit(ctx context.Context, due []pendingCommit) bool {
 				c.asyncErr = report
 			}
 		}
-		c.broadcastLocked()
 		c.mu.Unlock()
+		// The callback runs before waiters wake, so an AckContext that
+		// returns the error finds it reported too.
 		if report != nil && c.onErr != nil {
 			c.onErr(report)
 		}
+		c.mu.Lock()
+		c.broadcastLocked()
+		c.mu.Unlock()
 	})
 	return ok
 }

@@ -114,7 +114,9 @@ type Config struct {
 	// win: anything Config does not cover (compression, partitioner,
 	// balancers, hooks, logging). Options that change the semantics this
 	// package relies on (kgo.ConsumerGroup, kgo.ShareGroup,
-	// kgo.ConsumeTopics, commits, rebalance callbacks) must not be passed.
+	// kgo.ConsumeTopics, commits, rebalance callbacks) must not be passed,
+	// nor kgo.WithPools: received records share the fetched memory, which
+	// pools would recycle under them.
 	Opts []kgo.Opt
 }
 

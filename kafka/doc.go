@@ -70,9 +70,10 @@
 //
 // franz-go accepts every unsettled message of a poll when it polls next. So
 // that nothing is accepted behind the caller's back, the consumer polls
-// only when every message it handed out is settled or past its lock (such
-// messages are released, and their late settlement fails): NextMessage
-// waits for that. Settle messages before asking for more than one poll's
+// only when every message it handed out is settled or at the end of its
+// lock (the consumer releases such a message a quarter of the lock, at most
+// a second, before the broker would, and its late settlement fails):
+// NextMessage waits for that. Settle messages before asking for more than one poll's
 // worth (QueueOptions.MaxBatch, default 500). Close releases every message
 // handed out and not settled, and every message fetched but not handed
 // out, then leaves the group.

@@ -54,7 +54,7 @@ type QueueOptions struct {
 // franz-go accepts, on each poll, every message of the previous poll that
 // was not settled. So that no message is accepted behind the caller's
 // back, the consumer polls again only when every message it handed out
-// is settled or its lock has expired: a NextMessage that needs a new poll
+// is settled or released at the end of its lock: a NextMessage that needs a new poll
 // while messages are held waits for them (or for ctx). Settle held
 // messages before asking for more than one poll's worth.
 type QueueConsumer struct {
@@ -294,8 +294,9 @@ func (c *QueueConsumer) takeLocked() broker.Message {
 	}
 	d.Settler.Init(d)
 	c.held[d] = struct{}{}
-	m := broker.Message{
+	return broker.Message{
 		ID:            strconv.FormatInt(int64(r.Partition), 10) + "-" + strconv.FormatInt(r.Offset, 10),
+		Key:           stringOf(r.Key),
 		Data:          r.Value,
 		Attributes:    c.attrs.decode(r.Headers),
 		PublishTime:   r.Timestamp,
@@ -303,10 +304,6 @@ func (c *QueueConsumer) takeLocked() broker.Message {
 		DeliveryCount: int(r.DeliveryCount()),
 		Settler:       &d.Settler,
 	}
-	if len(r.Key) > 0 {
-		m.Key = string(r.Key)
-	}
-	return m
 }
 
 // poll waits until no handed-out message is held (settled, or released
@@ -387,9 +384,13 @@ func (c *QueueConsumer) waitHeld(ctx context.Context) error {
 			if d.deadline.IsZero() {
 				continue
 			}
-			// A message being extended is the renewer's to keep:
-			// it expires when the extension does.
-			end := d.deadline
+			// Released a little before the broker's lock ends: a
+			// release that reached the broker after the lock ended
+			// could hit the record's next acquisition (franz-go keeps
+			// fetching in the background) and release that instead.
+			// A message being extended is the renewer's to keep: it
+			// expires when the extension does.
+			end := d.deadline.Add(-min(d.lock/4, time.Second))
 			if d.until.After(end) {
 				end = d.until
 			}
