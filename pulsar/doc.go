@@ -176,7 +176,8 @@
 // # Goroutines
 //
 // Besides the client's own goroutines, each QueueConsumer and LogConsumer
-// runs one acker goroutine, which its Close stops. Client.Close closes
+// runs one acker goroutine, and a QueueConsumer with an AckDeadline one
+// more that checks the deadlines; Close stops both. Client.Close closes
 // everything made from the client that is still open. pulsar-client-go
 // leaves some goroutines of its own running for a while after Close (a
 // producer's send-timeout timer, reconnection attempts to a broker that went
