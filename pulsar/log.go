@@ -120,16 +120,17 @@ func (c *Client) JoinGroup(ctx context.Context, topic, subscription string, cfg 
 	if cfg.ConsumerOptions != nil {
 		cfg.ConsumerOptions(&o)
 	}
-	if err := c.track(l); err != nil {
-		return nil, err
-	}
 	cons, err := c.subscribe(ctx, o)
 	if err != nil {
-		c.untrack(l)
 		return nil, err
 	}
 	l.cons, l.msgs = cons, cons.Chan()
 	go l.runAcker()
+	// Tracked once complete, as in Subscribe.
+	if err := c.track(l); err != nil {
+		_ = l.Close()
+		return nil, err
+	}
 	return l, nil
 }
 

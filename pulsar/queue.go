@@ -134,12 +134,8 @@ func (c *Client) Subscribe(ctx context.Context, topic, subscription string, cfg 
 	if cfg.ConsumerOptions != nil {
 		cfg.ConsumerOptions(&o)
 	}
-	if err := c.track(q); err != nil {
-		return nil, err
-	}
 	cons, err := c.subscribe(ctx, o)
 	if err != nil {
-		c.untrack(q)
 		return nil, err
 	}
 	q.cons, q.msgs = cons, cons.Chan()
@@ -147,6 +143,12 @@ func (c *Client) Subscribe(ctx context.Context, topic, subscription string, cfg 
 	if cfg.AckDeadline > 0 {
 		q.leases = newLeases(q, cfg.AckDeadline)
 		go q.leases.run()
+	}
+	// Tracked once complete, so that Client.Close can close it; a client
+	// closed meanwhile gets it closed here.
+	if err := c.track(q); err != nil {
+		_ = q.Close()
+		return nil, err
 	}
 	return q, nil
 }
