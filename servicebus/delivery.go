@@ -185,10 +185,24 @@ func (d *delivery) renew(ctx context.Context) error {
 		return d.settleErr("renew lock of", err)
 	}
 	if !until.IsZero() {
+		span := until.Sub(start)
+		if span <= 0 {
+			// Service Bus just renewed the lock, yet by the local clock
+			// it has already expired: the clocks disagree by more than
+			// the lock duration, and every renewal would look due at
+			// once. Keep time on the local clock instead, renewing every
+			// skewedRenewEvery (Service Bus locks last at least 5 s).
+			span = 2 * skewedRenewEvery
+			until = start.Add(span)
+		}
 		d.q.mu.Lock()
 		d.lockedUntil = until
-		d.lockSpan = max(until.Sub(start), minLockSpan)
+		d.lockSpan = max(span, minLockSpan)
 		d.q.mu.Unlock()
 	}
 	return nil
 }
+
+// skewedRenewEvery is how often a lock is renewed when the local clock
+// runs so far ahead of the namespace's that a fresh lock looks expired.
+const skewedRenewEvery = time.Second

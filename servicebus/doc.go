@@ -74,7 +74,10 @@
 // covers iterators and the receivers built on them (Queue.Receiver,
 // Queue.BatchedReceiver), so adapters.WithAutoExtend is not needed. One
 // goroutine per queue does it, with one RenewMessageLock round trip per
-// message per renewal.
+// message per renewal. Renewal is timed by the lock expiry Service Bus
+// reports, read on the local clock; if that clock runs so far ahead of the
+// namespace's that a lock just renewed looks expired, it renews every
+// second instead.
 //
 // Settlement is confirmed: Ack, Nack and Reject block until Service Bus
 // answers (bounded by QueueConfig.SettleTimeout, 30 s by default) and

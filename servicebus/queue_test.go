@@ -450,3 +450,50 @@ func TestASecondNextBatchWaitsOnlyAsLongAsItsCtx(t *testing.T) {
 		<-second
 	}
 }
+
+// A client whose clock runs ahead of the namespace's by more than the
+// lock duration sees every lock already expired, even one just renewed.
+// The renewer used to renew such a message back to back, as fast as round
+// trips allowed, for all of AutoRenew; it must keep the lock at a sane
+// pace instead.
+func TestRenewalDoesNotSpinWhenTheClientClockRunsAhead(t *testing.T) {
+	const lock = 2 * time.Second
+	srv, err := sbtest.NewServer(sbtest.WithClockSkew(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	if err := srv.CreateQueue("orders", &sbtest.QueueOptions{LockDuration: lock}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tg := target{name: "sbtest", connStr: srv.ConnectionString(), admin: sbtestAdmin{srv}, fast: true}
+	c := tg.newClient(t)
+	p, _ := c.Publisher()
+	defer p.Close()
+	tp, _ := p.Topic("orders")
+	if err := tp.Publish(ctx, broker.OutboundMessage{Data: []byte("m")}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := c.NewQueue(ctx, servicebus.QueueConfig{Queue: "orders", AutoRenew: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	m, err := q.NextMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	time.Sleep(lock + lock/2) // a handler outliving its lock
+	held := time.Since(start)
+	// At most one renewal per half second (Service Bus locks last at
+	// least 5 s) plus the first: a spinning renewer makes hundreds.
+	if n, most := srv.LockRenewals(), int(held/(lock/4))+2; n > most {
+		t.Errorf("%d lock renewals in %v, want at most %d", n, held.Round(time.Millisecond), most)
+	}
+	if err := m.AckContext(ctx); err != nil {
+		t.Errorf("AckContext after %v with renewal: %v", held.Round(time.Millisecond), err)
+	}
+}

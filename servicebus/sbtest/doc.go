@@ -98,7 +98,9 @@
 // the client does not retry), to test partial batch failures;
 // IgnoreSettlements leaves the next settlements unanswered (a namespace
 // that stopped responding: the client's settle call waits for its ctx);
-// Connections counts accepted connections so a test can observe a
+// the WithClockSkew option makes the times the server reports disagree
+// with the client's clock, and LockRenewals counts lock renewals, to test
+// a client's lock renewal; Connections counts accepted connections so a test can observe a
 // reconnect.
 //
 // # Lifecycle

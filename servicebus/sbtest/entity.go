@@ -529,9 +529,10 @@ func (q *queue) render(m *storedMessage, lockTokenAnnotation bool) ([]byte, erro
 	ann := make(amqp.Annotations, len(m.msg.Annotations)+4)
 	maps.Copy(ann, m.msg.Annotations)
 	ann[annSequenceNumber] = m.seq
-	ann[annEnqueuedTime] = m.enqueued
+	skew := q.srv.cfg.skew
+	ann[annEnqueuedTime] = m.enqueued.Add(skew)
 	if m.locked {
-		ann[annLockedUntil] = m.lockedUntil
+		ann[annLockedUntil] = m.lockedUntil.Add(skew)
 	}
 	if m.state != stateActive {
 		ann[annMessageState] = int64(m.state)

@@ -105,3 +105,35 @@ func TestIgnoreSettlementsLeavesTheSettlementUnanswered(t *testing.T) {
 		t.Fatalf("CompleteMessage after the fault: %v", err)
 	}
 }
+
+func TestClockSkewShiftsReportedTimesAndRenewalsAreCounted(t *testing.T) {
+	const skew = -time.Hour
+	srv := newServer(t, sbtest.WithClockSkew(skew))
+	mustQueue(t, srv, "q", nil) // 60 s locks
+	ctx := testCtx(t)
+	c := newClient(t, srv)
+	if err := mustSender(t, c, "q").SendMessage(ctx, &azservicebus.Message{Body: []byte("x")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := mustReceiver(t, c, "q", nil)
+	m := receiveOne(t, ctx, r)
+	near := func(what string, got time.Time, want time.Duration) {
+		t.Helper()
+		if d := time.Until(got) - want; d < -10*time.Second || d > 10*time.Second {
+			t.Errorf("%s is %v from now, want about %v", what, time.Until(got), want)
+		}
+	}
+	near("LockedUntil", *m.LockedUntil, skew+sbtest.DefaultLockDuration)
+	near("EnqueuedTime", *m.EnqueuedTime, skew)
+	if err := r.RenewMessageLock(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	near("renewed LockedUntil", *m.LockedUntil, skew+sbtest.DefaultLockDuration)
+	if n := srv.LockRenewals(); n != 1 {
+		t.Errorf("LockRenewals: %d, want 1", n)
+	}
+	// Locks run on the server's own clock: the skewed lock still holds.
+	if err := r.CompleteMessage(ctx, m, nil); err != nil {
+		t.Fatalf("CompleteMessage: %v", err)
+	}
+}

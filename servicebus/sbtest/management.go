@@ -75,7 +75,8 @@ func (q *queue) renewLocks(body map[string]any, now time.Time) *amqp.Message {
 			return lockLost()
 		}
 		m.lockedUntil = timeValue(now.Add(q.lockDuration))
-		expirations = append(expirations, m.lockedUntil)
+		expirations = append(expirations, m.lockedUntil.Add(q.srv.cfg.skew))
+		q.srv.renewals++
 	}
 	// The client requires exactly an array of timestamps here.
 	return rpcResponse(statusOK, "OK", map[string]any{"expirations": expirations})

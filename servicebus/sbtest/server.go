@@ -37,6 +37,7 @@ type config struct {
 	key            string
 	maxMessageSize uint64
 	tick           time.Duration // janitor period
+	skew           time.Duration // added to the times the server reports
 	heartbeat      time.Duration // idle period after which the writer sends an empty frame
 }
 
@@ -80,6 +81,18 @@ func WithMaxMessageSize(n uint64) Option {
 	}
 }
 
+// WithClockSkew makes the server report the times it sends (a message's
+// locked-until and enqueued time, the expirations of lock renewals) d away
+// from its own clock, as a namespace whose clock disagrees with the
+// client's: a negative d is a client whose clock runs ahead. Locks still
+// expire by the server's own clock. Default 0.
+func WithClockSkew(d time.Duration) Option {
+	return func(c *config) error {
+		c.skew = d
+		return nil
+	}
+}
+
 // Server is an in-process AMQP 1.0 server with Service Bus semantics. All
 // methods are safe for concurrent use.
 type Server struct {
@@ -96,6 +109,7 @@ type Server struct {
 	queues    map[string]*queue // by lower-cased path, incl. subscriptions and DLQs
 	topics    map[string]*topic // by lower-cased name
 	accepted  int
+	renewals  int // lock-renewal requests answered, for LockRenewals
 	faults    faults
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -241,4 +255,13 @@ func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+}
+
+// LockRenewals returns how many message locks clients asked the server to
+// renew (one per lock token of each renew-lock request), so a test can see
+// how often a client renews.
+func (s *Server) LockRenewals() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.renewals
 }
