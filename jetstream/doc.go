@@ -110,7 +110,15 @@
 // replayed at once and in order. While a consumer reads, the server
 // redelivers records whose AckWait passed without a commit covering them;
 // the consumer drops those redeliveries, keeping offset order (they come
-// back after a rejoin if still uncommitted). Close nacks, in order,
+// back after a rejoin if still uncommitted). Deliveries lost in flight (a
+// connection that broke with records on their way, which the server would
+// redeliver only after AckWait, behind later ones) show as a gap in the
+// server's delivery numbering: the consumer then resets to the ack floor
+// on a new pull subscription and reads on in order, so no record is handed
+// out, or covered by a commit, before an earlier one. An ack of a record
+// handed out before such a reset may be ignored by the server (it carries
+// the old delivery numbering): the record is then replayed to the group's
+// next consumer, never lost. Close nacks, in order,
 // everything delivered past the last commit and flushes the commits.
 //
 // # Attributes and headers

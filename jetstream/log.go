@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pullkit/broker"
@@ -107,7 +108,17 @@ type LogConsumer struct {
 	cfg    LogConfig
 	stream string
 	cons   natsjs.Consumer
-	p      *puller
+	p      *puller // swapped by resync under mu; Close reads it under mu
+
+	// closing ends when Close begins, so a resync waiting on the server
+	// gives up; resyncMu is held by resync, so Close can wait it out.
+	closing  context.Context
+	endClose context.CancelFunc
+	resyncMu sync.Mutex
+
+	// Touched only by the (non-concurrent) Next calls.
+	lastDelivery uint64 // consumer sequence of the last delivery seen; 0: none yet
+	needResync   bool   // a delivery was lost in flight: reset before reading on
 
 	mu        sync.Mutex
 	closed    bool
@@ -148,6 +159,7 @@ func (c *Client) JoinLog(ctx context.Context, cfg LogConfig) (*LogConsumer, erro
 		return nil, err
 	}
 	l := &LogConsumer{c: c, cfg: cfg, stream: stream, cons: cons}
+	l.closing, l.endClose = context.WithCancel(context.Background())
 	if l.p, err = startPuller(cons, cfg.Prefetch, cfg.PullOptions); err != nil {
 		return nil, fmt.Errorf("jetstream: consume %q of stream %q: %w", cfg.Group, stream, err)
 	}
@@ -187,6 +199,9 @@ func (l *LogConsumer) NextRecord(ctx context.Context) (broker.Record, error) {
 			return broker.Record{}, err
 		}
 		r, ok, err := l.wrap(m, time.Now())
+		if err == errResync {
+			continue
+		}
 		if err != nil {
 			return broker.Record{}, err
 		}
@@ -208,6 +223,9 @@ func (l *LogConsumer) NextBatch(ctx context.Context) ([]broker.Record, error) {
 		batch := make([]broker.Record, 0, min(l.cfg.MaxBatch, 1+len(l.p.buf)))
 		for {
 			r, ok, err := l.wrap(m, now)
+			if err == errResync {
+				break // hand out what came before the lost deliveries
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -238,6 +256,11 @@ func (l *LogConsumer) take(ctx context.Context) (natsjs.Msg, error) {
 	if closed {
 		return nil, closedError("log consumer")
 	}
+	if l.needResync {
+		if err := l.resync(ctx); err != nil {
+			return nil, err
+		}
+	}
 	m, err := l.p.next(ctx)
 	if errors.Is(err, errStopped) {
 		return nil, closedError("log consumer")
@@ -264,6 +287,19 @@ func (l *LogConsumer) wrap(m natsjs.Msg, now time.Time) (broker.Record, bool, er
 		}
 		return broker.Record{}, false, closedError("log consumer")
 	}
+	// The server numbers every delivery of the consumer, redeliveries
+	// included; a number skipped is a delivery lost in flight (a
+	// connection that broke with messages on their way). The server
+	// redelivers those only after AckWait, behind later records: handing
+	// these out first would break offset order, a commit of one would
+	// cover the lost records unread, and their redeliveries would be
+	// dropped below as already handed out.
+	if l.lastDelivery != 0 && md.consumerSeq != l.lastDelivery+1 {
+		l.needResync = true
+		l.mu.Unlock()
+		return broker.Record{}, false, errResync
+	}
+	l.lastDelivery = md.consumerSeq
 	if d.seq <= l.highest {
 		l.mu.Unlock()
 		return broker.Record{}, false, nil
@@ -291,6 +327,81 @@ func (l *LogConsumer) wrap(m natsjs.Msg, now time.Time) (broker.Record, bool, er
 		IngestionTime: now,
 		Settler:       &d.Settler,
 	}, true, nil
+}
+
+// errResync is wrap's signal that a delivery was lost in flight.
+var errResync = errors.New("jetstream: a delivery was lost; resync")
+
+// resync recovers from deliveries lost in flight: it drops what the
+// current pull subscription holds, resets the consumer to its ack floor
+// (the last commit) and pulls on a new subscription, so the server
+// delivers again, in stream order, everything after the last commit. What
+// this consumer already handed out comes again and is dropped as a
+// redelivery; the lost records follow in order. A server that cannot be
+// reached is waited for, until ctx ends or Close; nothing is committed.
+func (l *LogConsumer) resync(ctx context.Context) error {
+	l.resyncMu.Lock()
+	defer l.resyncMu.Unlock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return closedError("log consumer")
+	}
+	old := l.p
+	l.p = nil
+	l.mu.Unlock()
+	if old != nil {
+		old.abandon(l.cfg.CloseTimeout)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(l.closing, cancel)()
+	wait := 50 * time.Millisecond
+	for {
+		_, err := l.c.js.ResetConsumer(rctx, l.stream, l.cfg.Group)
+		if err == nil {
+			break
+		}
+		switch {
+		case l.closing.Err() != nil:
+			return closedError("log consumer")
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !transient(err):
+			return fmt.Errorf("jetstream: rewind group %q of stream %q after a lost delivery: %w", l.cfg.Group, l.stream, mapErr(err))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-rctx.Done():
+			t.Stop()
+			continue // reported above
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
+	p, err := startPuller(l.cons, l.cfg.Prefetch, l.cfg.PullOptions)
+	if err != nil {
+		return fmt.Errorf("jetstream: consume %q of stream %q: %w", l.cfg.Group, l.stream, err)
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		p.abandon(l.cfg.CloseTimeout)
+		return closedError("log consumer")
+	}
+	l.p = p
+	l.lastDelivery = 0 // the reset consumer numbers its deliveries afresh
+	l.needResync = false
+	l.mu.Unlock()
+	return nil
+}
+
+// transient reports whether a failed API request is worth retrying: the
+// server is unreachable or did not answer in time.
+func transient(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(mapErr(err), broker.ErrUnavailable) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, natsjs.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrDisconnected)
 }
 
 // recordDelivery is one handed-out record.
@@ -356,9 +467,18 @@ func (l *LogConsumer) Close() error {
 		return nil
 	}
 	l.closed = true
+	p := l.p
 	l.mu.Unlock()
+	l.endClose()
+	// A resync under way gives up (or, done already, abandons its new
+	// subscription) and is waited for, so none of its goroutines outlive Close.
+	l.resyncMu.Lock()
+	l.resyncMu.Unlock() //nolint:staticcheck // a barrier, nothing to guard
 
-	rest := l.p.stop(l.cfg.CloseTimeout)
+	var rest []natsjs.Msg
+	if p != nil {
+		rest = p.stop(l.cfg.CloseTimeout)
+	}
 
 	l.mu.Lock()
 	handed, committed, highest := l.handed, l.committed, l.highest

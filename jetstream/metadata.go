@@ -9,9 +9,10 @@ import (
 
 // meta is what this package reads from a message's JetStream metadata.
 type meta struct {
-	streamSeq uint64
-	delivered uint64
-	timestamp time.Time
+	streamSeq   uint64
+	consumerSeq uint64 // the delivery's number; the server counts every delivery
+	delivered   uint64
+	timestamp   time.Time
 }
 
 // metadataOf parses the ack reply subject without allocating, which
@@ -45,9 +46,10 @@ func metadataOf(m natsjs.Msg) (meta, error) {
 		if first > 0 {
 			delivered, ok1 := parseUint(tok[first])
 			sseq, ok2 := parseUint(tok[first+1])
+			cseq, ok4 := parseUint(tok[first+2])
 			ts, ok3 := parseUint(tok[first+3])
-			if ok1 && ok2 && ok3 {
-				return meta{streamSeq: sseq, delivered: delivered, timestamp: time.Unix(0, int64(ts))}, nil
+			if ok1 && ok2 && ok3 && ok4 {
+				return meta{streamSeq: sseq, consumerSeq: cseq, delivered: delivered, timestamp: time.Unix(0, int64(ts))}, nil
 			}
 		}
 	}
@@ -55,7 +57,7 @@ func metadataOf(m natsjs.Msg) (meta, error) {
 	if err != nil {
 		return meta{}, err
 	}
-	return meta{streamSeq: md.Sequence.Stream, delivered: md.NumDelivered, timestamp: md.Timestamp}, nil
+	return meta{streamSeq: md.Sequence.Stream, consumerSeq: md.Sequence.Consumer, delivered: md.NumDelivered, timestamp: md.Timestamp}, nil
 }
 
 func parseUint(s string) (uint64, bool) {

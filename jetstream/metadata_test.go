@@ -32,7 +32,7 @@ func TestMetadataOfParsesBothAckSubjectFormats(t *testing.T) {
 			t.Errorf("%s: %v", reply, err)
 			continue
 		}
-		if md.delivered != 3 || md.streamSeq != 42 || !md.timestamp.Equal(ts) {
+		if md.delivered != 3 || md.streamSeq != 42 || md.consumerSeq != 17 || !md.timestamp.Equal(ts) {
 			t.Errorf("%s: got %+v", reply, md)
 		}
 	}

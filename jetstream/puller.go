@@ -25,6 +25,7 @@ type puller struct {
 	mu       sync.Mutex
 	late     []natsjs.Msg // delivered after stop began, in order
 	lateDone bool         // stop collected late; handle naks from now on
+	discard  bool         // abandoned: handle drops what still arrives
 
 	fatalOnce sync.Once
 	fatal     chan struct{} // closed on an error that ends consuming
@@ -63,6 +64,10 @@ func (p *puller) handle(m natsjs.Msg) {
 		}
 	}
 	p.mu.Lock()
+	if p.discard {
+		p.mu.Unlock()
+		return
+	}
 	if !p.lateDone {
 		p.late = append(p.late, m)
 		p.mu.Unlock()
@@ -145,6 +150,30 @@ func (p *puller) stop(timeout time.Duration) []natsjs.Msg {
 	p.late = nil
 	p.mu.Unlock()
 	return out
+}
+
+// abandon ends consuming and drops, without nacking, every message
+// delivered but never taken: the caller resets the consumer, which forgets
+// them and delivers them again (a nack would reach the reset consumer as a
+// stray redelivery request). It waits up to timeout for nats.go's
+// goroutines to end.
+func (p *puller) abandon(timeout time.Duration) {
+	p.mu.Lock()
+	p.discard = true
+	p.mu.Unlock()
+	close(p.done)
+	p.cc.Stop()
+	t := time.NewTimer(timeout)
+	select {
+	case <-p.cc.Closed():
+	case <-t.C:
+	}
+	t.Stop()
+	for {
+		if _, ok := p.tryNext(); !ok {
+			break
+		}
+	}
 }
 
 // closedError is the error of calls on a closed consumer.

@@ -1,0 +1,182 @@
+package jetstream_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pullkit/broker/jetstream"
+)
+
+// proxy forwards TCP connections to a server. While blackholed it throws
+// away what the server sends, so deliveries the server made never reach
+// the client, as when a connection breaks with messages in flight; cut
+// closes every connection, and the client reconnects through the proxy.
+type proxy struct {
+	ln        net.Listener
+	target    string
+	blackhole atomic.Bool
+	wg        sync.WaitGroup
+
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) url() string { return "nats://" + p.ln.Addr().String() }
+
+func (p *proxy) accept() {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = client.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, client, server)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() {
+			defer p.wg.Done()
+			_, _ = io.Copy(server, client)
+			_ = server.Close()
+		}()
+		go func() {
+			defer p.wg.Done()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := server.Read(buf)
+				if n > 0 && !p.blackhole.Load() {
+					if _, werr := client.Write(buf[:n]); werr != nil {
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+			_ = client.Close()
+		}()
+	}
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+// Records the server delivered but the connection lost are redelivered
+// only after AckWait, behind records delivered after the reconnect. The
+// consumer must not hand out those later records first (a commit of one
+// would cover the lost ones, which nobody read) nor drop the lost ones
+// when they come back.
+func TestLogDoesNotSkipRecordsLostInFlight(t *testing.T) {
+	direct := connect(t, shared.URL())
+	subject, stream := uniqueSubject("lost")
+	createStream(t, direct, stream, subject)
+	px := startProxy(t, strings.TrimPrefix(shared.URL(), "nats://"))
+	c := fastReconnect(t, px.url())
+	ctx := testCtx(t)
+
+	publishN(t, direct, subject, "r", 0, 3)
+	l, err := c.JoinLog(ctx, jetstream.LogConfig{Subject: subject, Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	for i := range 3 {
+		r, err := l.NextRecord(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprint("r", i); string(r.Value) != want {
+			t.Fatalf("got %q, want %q", r.Value, want)
+		}
+	}
+
+	// r3..r5 are delivered into the void, then the connection breaks.
+	px.blackhole.Store(true)
+	publishN(t, direct, subject, "r", 3, 6)
+	cons, err := direct.JetStream().Consumer(ctx, stream, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Delivered.Stream >= 6 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the server did not deliver r3..r5: %+v", info.Delivered)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	px.blackhole.Store(false)
+	px.cut()
+	// Publish once the client is back: records published while it is away
+	// would be delivered into the broken connection too, and with none
+	// after them only AckWait (30 s) brings them back.
+	for c.Conn().Stats().Reconnects == 0 || !c.Conn().IsConnected() {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the client did not reconnect")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	publishN(t, direct, subject, "r", 6, 9)
+
+	for i := 3; i < 9; i++ {
+		r, err := l.NextRecord(ctx)
+		if err != nil {
+			t.Fatalf("waiting for r%d: %v", i, err)
+		}
+		if want := fmt.Sprint("r", i); string(r.Value) != want {
+			t.Fatalf("got %q at offset %d, want %q: a record lost in flight was skipped", r.Value, r.Offset, want)
+		}
+		if i == 8 {
+			if err := r.AckContext(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if r, err := l.NextRecord(short); err == nil {
+		t.Errorf("record %q at offset %d handed out again after the commit of offset 9", r.Value, r.Offset)
+	}
+}
