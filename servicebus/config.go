@@ -99,6 +99,10 @@ type QueueConfig struct {
 	Topic, Subscription string
 
 	// DeadLetter receives from the entity's dead-letter sub-queue instead.
+	// A dead-letter queue has no dead-letter queue of its own, so there
+	// Reject completes the message (PoisonDeadLetter acts as
+	// PoisonTerminate), and Poison.MaxDeliveries must be 0: dead-lettered
+	// messages keep the delivery count they reached on the entity.
 	DeadLetter bool
 
 	// ReceiveMode: PeekLock (default) or ReceiveAndDelete; see ReceiveMode.
@@ -130,6 +134,7 @@ type QueueConfig struct {
 	// entity's own MaxDeliveryCount too: Service Bus then dead-letters
 	// such messages itself even when no consumer settles them.
 	// DeadLetterTopic is ignored (the dead-letter queue is built in);
+	// MaxDeliveries must be 0 on a DeadLetter consumer;
 	// NackDelay is not supported (Service Bus has no delayed abandon) and
 	// must be 0.
 	Poison broker.PoisonPolicy
@@ -171,6 +176,8 @@ func (c *QueueConfig) validate() error {
 		return bad("MaxWait %v is negative", c.MaxWait)
 	case c.SettleTimeout < 0:
 		return bad("SettleTimeout %v is negative", c.SettleTimeout)
+	case c.DeadLetter && c.Poison.MaxDeliveries > 0:
+		return bad("PoisonPolicy.MaxDeliveries on a dead-letter queue: its messages keep the delivery count they reached on the entity")
 	case c.Poison.NackDelay != 0:
 		return fmt.Errorf("%w: servicebus: PoisonPolicy.NackDelay (Service Bus cannot delay an abandon)", broker.ErrUnsupported)
 	}

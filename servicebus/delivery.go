@@ -119,10 +119,13 @@ func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
 }
 
 // poison applies the poison policy's action: dead-letter with reason, or
-// complete (PoisonTerminate).
+// complete (PoisonTerminate). On a dead-letter queue, which has no
+// dead-letter queue of its own (Service Bus would keep the message where
+// it is, to be delivered again), PoisonDeadLetter acts as PoisonTerminate,
+// as broker.PoisonDeadLetter says for a consumer without one.
 func (d *delivery) poison(ctx context.Context, reason, description string) error {
 	q := d.q
-	if q.cfg.Poison.Action == broker.PoisonTerminate {
+	if q.cfg.Poison.Action == broker.PoisonTerminate || q.cfg.DeadLetter {
 		return d.settleErr("complete (terminate)", q.rcv.CompleteMessage(ctx, d.rm, nil))
 	}
 	opts := &azservicebus.DeadLetterOptions{Reason: &reason}

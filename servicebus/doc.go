@@ -48,7 +48,9 @@
 //     refused with broker.ErrUnsupported).
 //   - Reject dead-letters it (DeadLetterMessage) with the reason given
 //     (ReasonRejected if empty) as its DeadLetterReason; with
-//     PoisonPolicy.Action PoisonTerminate it completes it instead.
+//     PoisonPolicy.Action PoisonTerminate, or on a dead-letter queue
+//     (QueueConfig.DeadLetter, which has none of its own), it completes
+//     it instead.
 //   - Extend(d) renews the lock (RenewMessageLock). Service Bus renews for
 //     the entity's lock duration, never another length, so when d is
 //     longer the queue keeps renewing until d from now has passed (or the
@@ -65,7 +67,10 @@
 // to the policy's Action (dead-letter with reason "MaxDeliveriesExceeded",
 // or complete for PoisonTerminate) instead of back to the entity.
 // PoisonPolicy.DeadLetterTopic is ignored: the dead-letter queue is built
-// in; read it with QueueConfig.DeadLetter.
+// in; read it with QueueConfig.DeadLetter. A dead-letter queue has none of
+// its own: there Reject completes the message, and MaxDeliveries is
+// refused (broker.ErrInvalidOption), since dead-lettered messages keep the
+// delivery count they reached on the entity.
 //
 // Lock renewal while a message is handled: the queue renews the lock of
 // every message it handed out and that is not settled yet, about every

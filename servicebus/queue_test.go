@@ -497,3 +497,35 @@ func TestRenewalDoesNotSpinWhenTheClientClockRunsAhead(t *testing.T) {
 		t.Errorf("AckContext after %v with renewal: %v", held.Round(time.Millisecond), err)
 	}
 }
+
+// A dead-letter queue has no dead-letter queue of its own (Service Bus
+// keeps a message dead-lettered there where it is, to be delivered
+// again), so Reject on a DeadLetter consumer completes the message, as
+// broker.PoisonDeadLetter says for a consumer without a dead-letter
+// destination; it used to dead-letter it in place, and it came back.
+// PoisonPolicy.MaxDeliveries is refused there: dead-lettered messages
+// keep the delivery count they reached on the entity, so the check would
+// settle them before anyone saw them (it made NextBatch receive and
+// dead-letter them in place in a loop, never returning).
+func TestPoisonOnADeadLetterQueue(t *testing.T) {
+	e := newEnv(t, nil)
+	e.publish("x")
+	q := e.consumer(servicebus.QueueConfig{})
+	m := e.next(q)
+	if err := m.Settle(e.ctx, broker.Settlement{Kind: broker.SettleReject}); err != nil {
+		t.Fatalf("Reject: %v", err)
+	}
+	_, err := e.c.NewQueue(e.ctx, servicebus.QueueConfig{Queue: e.queue, DeadLetter: true, Poison: broker.PoisonPolicy{MaxDeliveries: 3}})
+	if !errors.Is(err, broker.ErrInvalidOption) {
+		t.Errorf("NewQueue for a dead-letter queue with MaxDeliveries: %v, want ErrInvalidOption", err)
+	}
+	dlq := e.consumer(servicebus.QueueConfig{DeadLetter: true})
+	m = e.next(dlq)
+	if err := m.Settle(e.ctx, broker.Settlement{Kind: broker.SettleReject, Reason: "still bad"}); err != nil {
+		t.Fatalf("Reject on the dead-letter queue: %v", err)
+	}
+	e.nothingWithin(dlq, 200*time.Millisecond, "after Reject on the dead-letter queue")
+	if dead, _ := e.srv.DeadLetters(e.queue); len(dead) != 0 {
+		t.Errorf("%d messages left in the dead-letter queue, want 0", len(dead))
+	}
+}
