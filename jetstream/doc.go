@@ -115,10 +115,12 @@
 // redeliver only after AckWait, behind later ones) show as a gap in the
 // server's delivery numbering: the consumer then resets to the ack floor
 // on a new pull subscription and reads on in order, so no record is handed
-// out, or covered by a commit, before an earlier one. An ack of a record
-// handed out before such a reset may be ignored by the server (it carries
-// the old delivery numbering): the record is then replayed to the group's
-// next consumer, never lost. Close nacks, in order,
+// out, or covered by a commit, before an earlier one. The reset consumer
+// numbers its deliveries afresh, so a record handed out before the reset
+// commits with its copy delivered after it; acked in the moment before
+// that copy arrives, its commit may be ignored by the server, and the
+// record is replayed to the group's next consumer, never lost. Close
+// nacks, in order,
 // everything delivered past the last commit and flushes the commits.
 //
 // # Attributes and headers

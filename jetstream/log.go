@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,6 +125,7 @@ type LogConsumer struct {
 	closed    bool
 	highest   uint64            // highest sequence handed out
 	committed uint64            // highest sequence acked
+	epoch     uint32            // resets done by resync
 	handed    []*recordDelivery // handed out, ascending; trimmed at committed
 
 	errMu    sync.Mutex
@@ -278,7 +280,6 @@ func (l *LogConsumer) wrap(m natsjs.Msg, now time.Time) (broker.Record, bool, er
 		return broker.Record{}, false, nil
 	}
 	d := &recordDelivery{l: l, msg: m, seq: md.streamSeq}
-	d.Settler.Init(d)
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -301,9 +302,19 @@ func (l *LogConsumer) wrap(m natsjs.Msg, now time.Time) (broker.Record, bool, er
 	}
 	l.lastDelivery = md.consumerSeq
 	if d.seq <= l.highest {
+		// After a resync, a record handed out before it commits with its
+		// new delivery: an AckAll carries the delivery number, and one from
+		// the old numbering, above the reset consumer's count, would make
+		// the server ignore the next commits below it.
+		i := sort.Search(len(l.handed), func(i int) bool { return l.handed[i].seq >= d.seq })
+		if i < len(l.handed) && l.handed[i].seq == d.seq && l.handed[i].epoch != l.epoch {
+			l.handed[i].msg, l.handed[i].epoch = m, l.epoch
+		}
 		l.mu.Unlock()
 		return broker.Record{}, false, nil
 	}
+	d.epoch = l.epoch
+	d.Settler.Init(d)
 	l.highest = d.seq
 	// Forget the records a commit already covers.
 	i := 0
@@ -390,6 +401,7 @@ func (l *LogConsumer) resync(ctx context.Context) error {
 		return closedError("log consumer")
 	}
 	l.p = p
+	l.epoch++
 	l.lastDelivery = 0 // the reset consumer numbers its deliveries afresh
 	l.needResync = false
 	l.mu.Unlock()
@@ -408,7 +420,8 @@ func transient(err error) bool {
 type recordDelivery struct {
 	broker.Settler
 	l     *LogConsumer
-	msg   natsjs.Msg
+	msg   natsjs.Msg // guarded by l.mu: wrap swaps in its copy after a resync
+	epoch uint32     // guarded by l.mu: the resync msg was delivered after
 	seq   uint64
 	state atomic.Uint32
 }
@@ -427,12 +440,13 @@ func (d *recordDelivery) Settle(ctx context.Context, s broker.Settlement) error 
 	if d.seq > l.committed {
 		l.committed = d.seq
 	}
+	msg := d.msg
 	l.mu.Unlock()
 	var err error
 	if s.NoWait {
-		err = d.msg.Ack()
+		err = msg.Ack()
 	} else {
-		err = d.msg.DoubleAck(ctx)
+		err = msg.DoubleAck(ctx)
 	}
 	if err != nil {
 		err = fmt.Errorf("jetstream: commit record %d: %w", d.seq, mapErr(err))

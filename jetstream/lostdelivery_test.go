@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullkit/broker"
 	"github.com/pullkit/broker/jetstream"
 )
 
@@ -178,5 +179,95 @@ func TestLogDoesNotSkipRecordsLostInFlight(t *testing.T) {
 	defer cancel()
 	if r, err := l.NextRecord(short); err == nil {
 		t.Errorf("record %q at offset %d handed out again after the commit of offset 9", r.Value, r.Offset)
+	}
+}
+
+// After a resync (see above) the server numbers its deliveries afresh, and
+// an AckAll carrying a delivery number above the current count makes it
+// ignore the next acks below that number. A record held across the
+// resync must therefore commit with its new delivery, or a later commit
+// that AckContext confirms is never applied.
+func TestLogCommitsAfterAResyncApply(t *testing.T) {
+	direct := connect(t, shared.URL())
+	subject, stream := uniqueSubject("resync")
+	createStream(t, direct, stream, subject)
+	px := startProxy(t, strings.TrimPrefix(shared.URL(), "nats://"))
+	c := fastReconnect(t, px.url())
+	ctx := testCtx(t)
+
+	publishN(t, direct, subject, "r", 0, 5)
+	l, err := c.JoinLog(ctx, jetstream.LogConfig{Subject: subject, Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	cons, err := direct.JetStream().Consumer(ctx, stream, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ackFloor := func() uint64 {
+		t.Helper()
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.AckFloor.Stream
+	}
+	records := map[string]broker.Record{}
+	read := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			r, err := l.NextRecord(ctx)
+			if err != nil {
+				t.Fatalf("waiting for r%d: %v", i, err)
+			}
+			if want := fmt.Sprint("r", i); string(r.Value) != want {
+				t.Fatalf("got %q at offset %d, want %q", r.Value, r.Offset, want)
+			}
+			records[string(r.Value)] = r
+		}
+	}
+	read(0, 5)
+	r1 := records["r1"]
+	if err := r1.AckContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	px.blackhole.Store(true)
+	publishN(t, direct, subject, "r", 5, 8)
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Delivered.Stream >= 8 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the server did not deliver r5..r7: %+v", info.Delivered)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	px.blackhole.Store(false)
+	px.cut()
+	for c.Conn().Stats().Reconnects == 0 || !c.Conn().IsConnected() {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the client did not reconnect")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	publishN(t, direct, subject, "r", 8, 11)
+	read(5, 11)
+
+	for _, name := range []string{"r4", "r6", "r9"} {
+		r := records[name]
+		if err := r.AckContext(ctx); err != nil {
+			t.Fatalf("commit %s: %v", name, err)
+		}
+		if got := ackFloor(); got != uint64(r.Offset) {
+			t.Fatalf("after the confirmed commit of %s at offset %d the group's ack floor is %d", name, r.Offset, got)
+		}
 	}
 }
