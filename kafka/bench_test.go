@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -84,8 +85,25 @@ var sink int
 
 func touch(v []byte) { sink += len(v) }
 
+// cpuStart is the process CPU time when the timed section began.
+var cpuStart time.Duration
+
+// start begins the timed section.
+func start(b *testing.B) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpuStart = processCPU()
+}
+
+// rate ends the timed section and reports throughput and the CPU time per
+// message of the whole process (client, kfake and benchmark together).
 func rate(b *testing.B) {
+	cpu := processCPU() - cpuStart
+	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/msg")
+	}
 }
 
 // BenchmarkConsume runs each consumer on records with one header (the
@@ -114,8 +132,7 @@ func benchConsume(b *testing.B, tc *testCluster, headers []kgo.RecordHeader) {
 		for got < 1 {
 			got += cl.PollRecords(ctx, 1).NumRecords()
 		}
-		b.ReportAllocs()
-		b.ResetTimer()
+		start(b)
 		got = 0
 		for got < b.N {
 			fs := cl.PollFetches(ctx)
@@ -131,7 +148,6 @@ func benchConsume(b *testing.B, tc *testCluster, headers []kgo.RecordHeader) {
 		if err := cl.CommitUncommittedOffsets(ctx); err != nil {
 			b.Fatal(err)
 		}
-		b.StopTimer()
 		rate(b)
 	})
 	join := func(b *testing.B, topic string) *kafka.LogConsumer {
@@ -154,8 +170,7 @@ func benchConsume(b *testing.B, tc *testCluster, headers []kgo.RecordHeader) {
 		c := join(b, fillTopic(b, tc, b.N, headers))
 		ctx := context.Background()
 		last := make(map[int64]int, benchPartitions)
-		b.ReportAllocs()
-		b.ResetTimer()
+		start(b)
 		for got := 0; got < b.N; {
 			batch, err := c.NextBatch(ctx)
 			if err != nil {
@@ -176,14 +191,12 @@ func benchConsume(b *testing.B, tc *testCluster, headers []kgo.RecordHeader) {
 		if err := c.Flush(ctx); err != nil {
 			b.Fatal(err)
 		}
-		b.StopTimer()
 		rate(b)
 	})
 	b.Run("RecordIterator", func(b *testing.B) {
 		c := join(b, fillTopic(b, tc, b.N, headers))
 		ctx := context.Background()
-		b.ReportAllocs()
-		b.ResetTimer()
+		start(b)
 		for range b.N {
 			r, err := c.NextRecord(ctx)
 			if err != nil {
@@ -197,7 +210,6 @@ func benchConsume(b *testing.B, tc *testCluster, headers []kgo.RecordHeader) {
 		if err := c.Flush(ctx); err != nil {
 			b.Fatal(err)
 		}
-		b.StopTimer()
 		rate(b)
 	})
 }
@@ -212,8 +224,7 @@ func BenchmarkPublish(b *testing.B) {
 	b.Run("RawProduceSync", func(b *testing.B) {
 		cl := tc.rawClient(b, kgo.DefaultProduceTopic(topic))
 		recs := make([]*kgo.Record, benchBatch)
-		b.ReportAllocs()
-		b.ResetTimer()
+		start(b)
 		for sent := 0; sent < b.N; {
 			n := min(benchBatch, b.N-sent)
 			for i := range n {
@@ -225,7 +236,6 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			sent += n
 		}
-		b.StopTimer()
 		rate(b)
 	})
 	b.Run("BatchPublish", func(b *testing.B) {
@@ -242,8 +252,7 @@ func BenchmarkPublish(b *testing.B) {
 		for i := range msgs {
 			msgs[i] = broker.OutboundMessage{Key: keys[i%16], Data: benchValue, Attributes: benchAttrs}
 		}
-		b.ReportAllocs()
-		b.ResetTimer()
+		start(b)
 		for sent := 0; sent < b.N; {
 			n := min(benchBatch, b.N-sent)
 			if err := tp.BatchPublish(ctx, msgs[:n]...); err != nil {
@@ -251,7 +260,6 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			sent += n
 		}
-		b.StopTimer()
 		rate(b)
 	})
 }
