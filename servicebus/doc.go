@@ -136,7 +136,8 @@
 // # Publishing
 //
 // Publisher.Topic names a queue or a topic; one azservicebus.Sender per
-// entity is opened on first use and closed by Publisher.Close. Publish is
+// entity is opened on first use and closed by Publisher.Close, which first
+// lets the publishes in progress finish (up to 10 s). Publish is
 // SendMessage and returns once Service Bus accepted the message.
 // BatchPublish validates every message, packs them in order into as few
 // MessageBatches as the entity's maximum message size allows (256 KiB on

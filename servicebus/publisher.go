@@ -20,14 +20,16 @@ import (
 type Publisher struct {
 	c *Client
 
-	mu      sync.Mutex
-	closed  bool
-	senders map[string]*azservicebus.Sender
+	mu       sync.Mutex
+	closed   bool
+	senders  map[string]*azservicebus.Sender
+	inflight int           // Publish and BatchPublish calls in progress
+	drained  chan struct{} // closed when inflight reaches 0 after Close
 }
 
 // Publisher returns a new publisher on the client's connection.
 func (c *Client) Publisher() (*Publisher, error) {
-	p := &Publisher{c: c, senders: map[string]*azservicebus.Sender{}}
+	p := &Publisher{c: c, senders: map[string]*azservicebus.Sender{}, drained: make(chan struct{})}
 	if err := c.track(p); err != nil {
 		return nil, err
 	}
@@ -50,22 +52,35 @@ func (p *Publisher) Topic(name string) (broker.Topic, error) {
 	return &Topic{p: p, name: name}, nil
 }
 
-// sender returns the entity's cached sender, opening it if needed.
+// sender returns the entity's cached sender, opening it if needed, and
+// counts a publish in progress, which the caller ends with p.done. Close
+// waits for those before closing the senders.
 func (p *Publisher) sender(name string) (*azservicebus.Sender, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, fmt.Errorf("servicebus: publish to %s: %w", name, broker.ErrClosed)
 	}
-	if s := p.senders[name]; s != nil {
-		return s, nil
+	s := p.senders[name]
+	if s == nil {
+		var err error
+		if s, err = p.c.sb.NewSender(name, nil); err != nil {
+			return nil, wrapErr("open sender for "+name, err)
+		}
+		p.senders[name] = s
 	}
-	s, err := p.c.sb.NewSender(name, nil)
-	if err != nil {
-		return nil, wrapErr("open sender for "+name, err)
-	}
-	p.senders[name] = s
+	p.inflight++
 	return s, nil
+}
+
+// done ends a publish that sender counted.
+func (p *Publisher) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.inflight--
+	if p.closed && p.inflight == 0 {
+		close(p.drained)
+	}
 }
 
 // closedErr turns the error of a send that raced with Close into ErrClosed.
@@ -79,9 +94,12 @@ func (p *Publisher) closedErr(op string, err error) error {
 	return err
 }
 
-// Close closes every sender. Publish and BatchPublish calls return when
-// their send is confirmed, so nothing accepted is left to flush. It is
-// idempotent; later publishes fail with broker.ErrClosed.
+// Close waits for the Publish and BatchPublish calls in progress to end
+// (at most closeTimeout, 10 s; they end sooner when their ctx does), so
+// that what was handed to them is sent, then closes every sender. Publish
+// and BatchPublish return only once their sends are confirmed, so nothing
+// else is left to flush. It is idempotent; later publishes fail with
+// broker.ErrClosed.
 func (p *Publisher) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -89,12 +107,19 @@ func (p *Publisher) Close() error {
 		return nil
 	}
 	p.closed = true
+	if p.inflight == 0 {
+		close(p.drained)
+	}
 	senders := p.senders
 	p.senders = nil
 	p.mu.Unlock()
 	p.c.untrack(p)
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
+	select {
+	case <-p.drained:
+	case <-ctx.Done():
+	}
 	var errs []error
 	for name, s := range senders {
 		if err := s.Close(ctx); err != nil {
@@ -163,6 +188,7 @@ func (t *Topic) Publish(ctx context.Context, m broker.OutboundMessage) error {
 	if err != nil {
 		return err
 	}
+	defer t.p.done()
 	op := "send to " + t.name
 	if err := s.SendMessage(ctx, msg, nil); err != nil {
 		return t.p.closedErr(op, wrapErr(op, err))
@@ -192,6 +218,7 @@ func (t *Topic) BatchPublish(ctx context.Context, msgs ...broker.OutboundMessage
 	if err != nil {
 		return failAll(len(msgs), err)
 	}
+	defer t.p.done()
 	op := "send batch to " + t.name
 
 	// Pack everything first, so that a message that cannot fit is found

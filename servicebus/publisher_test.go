@@ -161,3 +161,34 @@ func TestConfigIsValidated(t *testing.T) {
 		}
 	}
 }
+
+// Close lets publishes in progress finish: a BatchPublish that had sent
+// some of its batches when Close came sends the rest. Close used to close
+// the sender under it, so the later batches were reported unsent.
+func TestPublisherCloseLetsABatchInProgressFinish(t *testing.T) {
+	e := newEnv(t, nil)
+	p, err := e.c.Publisher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, _ := p.Topic(e.queue)
+	msgs := make([]broker.OutboundMessage, 60) // two per batch: 30 batches
+	for i := range msgs {
+		msgs[i] = broker.OutboundMessage{Data: bytes.Repeat([]byte{'x'}, 100<<10)}
+	}
+	done := make(chan error, 1)
+	go func() { done <- tp.BatchPublish(e.ctx, msgs...) }()
+	e.waitFor("the first batch to arrive", func() bool {
+		got, _ := e.srv.Messages(e.queue)
+		return len(got) > 0
+	})
+	if err := p.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("BatchPublish during Close: %v", err)
+	}
+	if got, _ := e.srv.Messages(e.queue); len(got) != len(msgs) {
+		t.Errorf("%d messages in the queue, want %d", len(got), len(msgs))
+	}
+}
