@@ -71,7 +71,9 @@ type QueueConfig struct {
 	Poison broker.PoisonPolicy
 
 	// CloseTimeout bounds Close's drain of the pull subscription and its
-	// flush. Default 5 s.
+	// flush, and the dead-letter republish of the settlements that do not
+	// wait (Nack, Reject) and of a Next call (there with its ctx too).
+	// Default 5 s.
 	CloseTimeout time.Duration
 
 	// ConsumerConfig, if set, edits the consumer configuration built from
@@ -316,7 +318,15 @@ func (q *QueueConsumer) wrap(ctx context.Context, m natsjs.Msg, now time.Time) (
 	d.Settler.Init(d)
 	if q.cfg.deadLetters() && q.cfg.Poison.Exceeded(d.count) {
 		if d.state.CompareAndSwap(live, settled) {
-			q.recordErr(q.deadLetter(ctx, d, "max deliveries exceeded", true))
+			// Bounded by the caller's ctx too: this runs inside a Next
+			// call. A republish cut short by it nacks the message, which
+			// comes back to be dead-lettered again: nothing to report.
+			dctx, cancel := context.WithTimeout(ctx, q.cfg.CloseTimeout)
+			err := q.deadLetter(dctx, d, "max deliveries exceeded", false)
+			cancel()
+			if ctx.Err() == nil {
+				q.recordErr(err)
+			}
 		}
 		return nil, broker.Message{}, false
 	}

@@ -288,3 +288,47 @@ func TestAFailedFireAndForgetSettlementIsReportedByClose(t *testing.T) {
 		t.Errorf("Close after an ack that could not be sent: got %v, want an error matching broker.ErrClosed", err)
 	}
 }
+
+// Dead-lettering a message past MaxDeliveries happens inside NextMessage;
+// a dead-letter subject that does not answer must not hold the call past
+// its context (CloseTimeout bounds only the fire-and-forget settlements).
+func TestNextMessageHonoursItsContextWhileDeadLettering(t *testing.T) {
+	c := connect(t, shared.URL())
+	subject, stream := uniqueSubject("dlqctx")
+	createStream(t, c, stream, subject)
+	// A plain subscriber that never answers: the republish waits for a PubAck.
+	silent, err := c.Conn().SubscribeSync(subject + ".dead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = silent.Unsubscribe() })
+	ctx := testCtx(t)
+	q, err := c.Subscribe(ctx, jetstream.QueueConfig{Subject: subject, Consumer: "c", AckWait: 200 * time.Millisecond,
+		CloseTimeout: time.Minute, Poison: broker.PoisonPolicy{MaxDeliveries: 1, DeadLetterTopic: subject + ".dead"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Close() })
+	publishN(t, c, subject, "m", 0, 1)
+	if _, err := q.NextMessage(ctx); err != nil { // left to expire
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := q.NextMessage(short)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("NextMessage: got %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("NextMessage still blocked 20 s after its context ended")
+	}
+	if err := q.Close(); err != nil {
+		t.Errorf("Close reports %v; the dead-letter attempt ended with the caller's context, the message was nacked", err)
+	}
+}
