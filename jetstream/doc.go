@@ -158,7 +158,7 @@
 // PublisherConfig.MaxInFlight awaiting acks at once, and waits for every
 // PubAck; its *broker.BatchError marks each message sent, failed (refused,
 // or never sent because ctx ended) or unknown (sent, no ack before ctx
-// ended). Publisher.Close waits for publishes in progress.
+// ended or before the connection broke). Publisher.Close waits for publishes in progress.
 //
 // # Goroutines
 //

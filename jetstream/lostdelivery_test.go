@@ -2,6 +2,7 @@ package jetstream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -268,6 +269,57 @@ func TestLogCommitsAfterAResyncApply(t *testing.T) {
 		}
 		if got := ackFloor(); got != uint64(r.Offset) {
 			t.Fatalf("after the confirmed commit of %s at offset %d the group's ack floor is %d", name, r.Offset, got)
+		}
+	}
+}
+
+// A connection that breaks while BatchPublish waits for its PubAcks fails
+// the pending acks with nats.ErrDisconnected; the messages were sent and
+// may be stored (here they are), so they are PublishUnknown, never
+// PublishFailed ("certainly not published"), which invites a blind retry.
+func TestBatchPublishReportsUnconfirmedNotFailedWhenTheConnectionBreaks(t *testing.T) {
+	direct := connect(t, shared.URL())
+	subject, stream := uniqueSubject("pubcut")
+	createStream(t, direct, stream, subject)
+	px := startProxy(t, strings.TrimPrefix(shared.URL(), "nats://"))
+	c := fastReconnect(t, px.url())
+	ctx := testCtx(t)
+	tp, err := c.Publisher(jetstream.PublisherConfig{}).Topic(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	msgs := make([]broker.OutboundMessage, n)
+	for i := range msgs {
+		msgs[i] = broker.OutboundMessage{Data: fmt.Appendf(nil, "m%d", i)}
+	}
+	px.blackhole.Store(true) // the PubAcks never arrive
+	done := make(chan error, 1)
+	go func() { done <- tp.BatchPublish(ctx, msgs...) }()
+	for {
+		info, err := direct.JetStream().Stream(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.CachedInfo().State.Msgs == n {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the messages were not stored")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	px.blackhole.Store(false)
+	px.cut()
+	err = <-done
+	var be *broker.BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("BatchPublish: got %v, want a *broker.BatchError", err)
+	}
+	for i, st := range be.Status {
+		if st == broker.PublishFailed {
+			t.Errorf("message %d, stored, reported %v: %v", i, st, be.Errs[i])
 		}
 	}
 }

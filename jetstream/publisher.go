@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -143,6 +144,15 @@ func (t *Topic) Publish(ctx context.Context, msg broker.OutboundMessage) error {
 	return nil
 }
 
+// unconfirmed reports whether a failed async publish may still have been
+// stored: the message was sent and its PubAck lost, when the connection
+// broke (nats.go fails every pending ack with ErrDisconnected, and resends
+// what it had not written yet after the reconnect) or the ack timed out.
+func unconfirmed(err error) bool {
+	return errors.Is(err, nats.ErrDisconnected) || errors.Is(err, natsjs.ErrAsyncPublishTimeout) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
+}
+
 func (t *Topic) publishErr(err error) error {
 	return fmt.Errorf("jetstream: publish to %q: %w", t.subject, mapErr(err))
 }
@@ -152,8 +162,8 @@ func (t *Topic) publishErr(err error) error {
 // every message was acknowledged it returns a *broker.BatchError: a
 // message whose publish failed, or that was never sent because ctx ended
 // first, is PublishFailed; one sent whose ack did not come back before ctx
-// ended is PublishUnknown (it may be stored; set MsgIDAttribute to retry
-// it safely).
+// ended, or was lost with a broken connection, is PublishUnknown (it may
+// be stored; set MsgIDAttribute to retry it safely).
 func (t *Topic) BatchPublish(ctx context.Context, msgs ...broker.OutboundMessage) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -198,7 +208,11 @@ func (t *Topic) BatchPublish(ctx context.Context, msgs ...broker.OutboundMessage
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			be.Fail(i, t.publishErr(err))
+			if unconfirmed(err) {
+				be.Unknown(i, t.publishErr(err))
+			} else {
+				be.Fail(i, t.publishErr(err))
+			}
 		case <-ctx.Done():
 			be.Unknown(i, ctx.Err())
 		}
