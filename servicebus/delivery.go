@@ -36,6 +36,7 @@ type delivery struct {
 	renewMu sync.Mutex
 
 	// Guarded by q.mu.
+	givenBack   bool          // Close took it back and abandoned it
 	lockedUntil time.Time     // when the current lock expires
 	lockSpan    time.Duration // how long a lock lasts, as observed
 	extendUntil time.Time     // renew the lock until then (Extend, AutoRenew)
@@ -86,8 +87,12 @@ func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
 		return fmt.Errorf("%w: servicebus: %v in receive-and-delete mode: the message was already removed from %s", broker.ErrUnsupported, s.Kind, q.entity)
 	}
 	q.mu.Lock()
+	givenBack := d.givenBack
 	delete(q.held, d)
 	q.mu.Unlock()
+	if givenBack {
+		return fmt.Errorf("servicebus: %v message %q of %s: %w: the queue closed and gave it back", s.Kind, d.id(), q.entity, broker.ErrClosed)
+	}
 	if s.NoWait {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, q.cfg.SettleTimeout)

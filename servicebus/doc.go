@@ -125,7 +125,9 @@
 // Close stops the queue: a NextBatch in progress returns broker.ErrClosed,
 // the renewer stops, every message received and not settled (handed out
 // or not) is abandoned so that the next consumer gets it at once, and the
-// receiver closes. Settling those messages afterwards fails. Trap:
+// receiver closes. Settling those messages afterwards fails with
+// broker.ErrClosed (not ErrAlreadySettled: their holder did not settle
+// them). Trap:
 // Service Bus counts an abandon as a delivery, so each of them comes back
 // with DeliveryCount one higher, even those no caller ever saw (the rest
 // of a NextMessage batch, Prefetch), and one abandoned on its entity's

@@ -282,7 +282,8 @@ func (q *Queue) handOut() []broker.Message {
 //     out and not settled yet, is abandoned (best-effort, in parallel; one
 //     whose abandon fails is redelivered when its lock expires), so the
 //     next consumer gets them at once, one delivery higher (Service Bus
-//     counts an abandon as a delivery); settling them afterwards fails;
+//     counts an abandon as a delivery); settling them afterwards fails
+//     with broker.ErrClosed;
 //  5. the receiver link closes.
 //
 // Close is idempotent; concurrent calls wait for the first.
@@ -297,11 +298,16 @@ func (q *Queue) Close() error {
 		<-q.recvSlot
 		<-q.renewDone
 
+		// Take the held messages back: their holders' settlements now
+		// fail with ErrClosed (see delivery.Settle), not ErrAlreadySettled,
+		// since nobody settled them.
 		q.mu.Lock()
 		pending := buf
 		for d := range q.held {
+			d.givenBack = true
 			pending = append(pending, d)
 		}
+		clear(q.held)
 		q.mu.Unlock()
 
 		if q.cfg.ReceiveMode == PeekLock && len(pending) > 0 {
@@ -326,16 +332,14 @@ func (q *Queue) Close() error {
 // abandonTimeout bounds the abandons of Close.
 const abandonTimeout = 3 * time.Second
 
-// abandonAll abandons deliveries through their Settlers (so that a later
-// settlement by their holder is refused), 16 at a time.
+// abandonAll abandons deliveries that Close took back, 16 at a time.
 func abandonAll(ctx context.Context, ds []*delivery) {
 	var wg sync.WaitGroup
 	work := make(chan *delivery)
 	for range min(16, len(ds)) {
 		wg.Go(func() {
 			for d := range work {
-				m := broker.Message{Settler: &d.Settler}
-				_ = m.Settle(ctx, broker.Settlement{Kind: broker.SettleNack})
+				_ = d.q.rcv.AbandonMessage(ctx, d.rm, nil)
 			}
 		})
 	}
