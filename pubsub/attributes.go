@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/protobuf/proto"
@@ -52,10 +53,17 @@ func toAttributes(attrs map[string]any) (map[string]string, error) {
 			return nil, fmt.Errorf("%w: key %.32q…: %d bytes, Pub/Sub allows %d", broker.ErrInvalidAttribute, k, len(k), MaxAttributeKeySize)
 		case strings.HasPrefix(k, reservedPrefix):
 			return nil, fmt.Errorf("%w: key %q: the prefix %q is reserved by Pub/Sub", broker.ErrInvalidAttribute, k, reservedPrefix)
+		case !utf8.ValidString(k):
+			// Protobuf strings must be UTF-8: the library could not encode
+			// the request, which would fail every message batched with it.
+			return nil, fmt.Errorf("%w: key %q is not valid UTF-8", broker.ErrInvalidAttribute, k)
 		}
 		s, err := attributeString(v)
 		if err != nil {
 			return nil, fmt.Errorf("%w: key %q: %v", broker.ErrInvalidAttribute, k, err)
+		}
+		if !utf8.ValidString(s) {
+			return nil, fmt.Errorf("%w: key %q: value is not valid UTF-8 (send binary as []byte: it travels in base64)", broker.ErrInvalidAttribute, k)
 		}
 		if len(s) > MaxAttributeValueSize {
 			return nil, fmt.Errorf("%w: key %q: value of %d bytes, Pub/Sub allows %d", broker.ErrInvalidAttribute, k, len(s), MaxAttributeValueSize)
@@ -137,6 +145,9 @@ func checkMessage(key string, data []byte, attrs map[string]string) error {
 	if len(key) > MaxOrderingKeySize {
 		return fmt.Errorf("%w: key (ordering key) of %d bytes, Pub/Sub allows %d", broker.ErrInvalidAttribute, len(key), MaxOrderingKeySize)
 	}
+	if !utf8.ValidString(key) {
+		return fmt.Errorf("%w: key (ordering key) is not valid UTF-8", broker.ErrInvalidAttribute)
+	}
 	if len(data) > MaxMessageSize {
 		return fmt.Errorf("%w: %d bytes of data, Pub/Sub allows %d", broker.ErrMessageTooLarge, len(data), MaxMessageSize)
 	}
@@ -161,6 +172,8 @@ func checkKeyAttribute(k string) error {
 		return fmt.Errorf("%w: pubsub: KeyAttribute of %d bytes, Pub/Sub allows %d", broker.ErrInvalidOption, len(k), MaxAttributeKeySize)
 	case strings.HasPrefix(k, reservedPrefix):
 		return fmt.Errorf("%w: pubsub: KeyAttribute %q: the prefix %q is reserved by Pub/Sub", broker.ErrInvalidOption, k, reservedPrefix)
+	case !utf8.ValidString(k):
+		return fmt.Errorf("%w: pubsub: KeyAttribute %q is not valid UTF-8", broker.ErrInvalidOption, k)
 	}
 	return nil
 }
@@ -175,6 +188,9 @@ func withKeyAttribute(attrs map[string]string, ka, key string) (map[string]strin
 	}
 	if len(key) > MaxAttributeValueSize {
 		return nil, fmt.Errorf("%w: key of %d bytes in attribute %q, Pub/Sub allows %d", broker.ErrInvalidAttribute, len(key), ka, MaxAttributeValueSize)
+	}
+	if !utf8.ValidString(key) {
+		return nil, fmt.Errorf("%w: key in attribute %q is not valid UTF-8", broker.ErrInvalidAttribute, ka)
 	}
 	if attrs == nil {
 		attrs = make(map[string]string, 1)

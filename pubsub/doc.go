@@ -118,7 +118,9 @@
 // before anything is sent: at most MaxAttributes (100) attributes, keys of
 // at most 256 bytes and not starting with "goog", values of at most 1024
 // bytes after conversion (all broker.ErrInvalidAttribute); a Key (ordering
-// key) of at most 1024 bytes (broker.ErrInvalidAttribute); data of at most
+// key) of at most 1024 bytes (broker.ErrInvalidAttribute); keys, string
+// values and the Key valid UTF-8, as protobuf strings must be
+// (broker.ErrInvalidAttribute; binary goes as []byte); data of at most
 // MaxMessageSize (10 MB) and the whole encoded message within it
 // (broker.ErrMessageTooLarge). A BatchPublish with one invalid message
 // sends none.
