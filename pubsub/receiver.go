@@ -11,6 +11,8 @@ import (
 	"time"
 
 	gpubsub "cloud.google.com/go/pubsub/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pullkit/broker"
 )
@@ -94,8 +96,11 @@ func (r *Receiver) Receive(ctx context.Context, handler func(context.Context, br
 	if handler == nil {
 		return fmt.Errorf("%w: nil handler", broker.ErrInvalidOption)
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if ctx.Err() != nil {
+		// broker.Receiver: nil once ctx ended. (A Consumer closed before
+		// its Receive started would otherwise report ctx's error instead
+		// of broker.ErrClosed.)
+		return nil
 	}
 	if err := r.c.usable(); err != nil {
 		return err
@@ -128,10 +133,23 @@ func (r *Receiver) Receive(ctx context.Context, handler func(context.Context, br
 	})
 	cancel()
 	<-watched
-	if err != nil {
+	if err != nil && !(ctx.Err() != nil && canceled(err)) {
 		return classify(err, fmt.Sprintf("receive from subscription %q", r.name))
 	}
 	return nil
+}
+
+// canceled reports whether err is only the end of a call's ctx, as a
+// context error or a gRPC status.
+func canceled(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Canceled, codes.DeadlineExceeded:
+		return true
+	}
+	return false
 }
 
 // receiveState tracks one Receive call's messages that were handed to the
