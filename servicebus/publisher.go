@@ -114,12 +114,14 @@ func (p *Publisher) Close() error {
 	p.senders = nil
 	p.mu.Unlock()
 	p.c.untrack(p)
-	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
-	defer cancel()
+	wait := time.NewTimer(closeTimeout)
 	select {
 	case <-p.drained:
-	case <-ctx.Done():
+	case <-wait.C:
 	}
+	wait.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
 	var errs []error
 	for name, s := range senders {
 		if err := s.Close(ctx); err != nil {
