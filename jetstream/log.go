@@ -162,7 +162,7 @@ func (c *Client) JoinLog(ctx context.Context, cfg LogConfig) (*LogConsumer, erro
 	}
 	l := &LogConsumer{c: c, cfg: cfg, stream: stream, cons: cons}
 	l.closing, l.endClose = context.WithCancel(context.Background())
-	if l.p, err = startPuller(cons, cfg.Prefetch, cfg.PullOptions); err != nil {
+	if l.p, err = startPuller(c.nc, cons, cfg.Prefetch, cfg.PullOptions); err != nil {
 		return nil, fmt.Errorf("jetstream: consume %q of stream %q: %w", cfg.Group, stream, err)
 	}
 	return l, nil
@@ -390,7 +390,7 @@ func (l *LogConsumer) resync(ctx context.Context) error {
 		}
 		wait = min(2*wait, time.Second)
 	}
-	p, err := startPuller(l.cons, l.cfg.Prefetch, l.cfg.PullOptions)
+	p, err := startPuller(l.c.nc, l.cons, l.cfg.Prefetch, l.cfg.PullOptions)
 	if err != nil {
 		return fmt.Errorf("jetstream: consume %q of stream %q: %w", l.cfg.Group, l.stream, err)
 	}

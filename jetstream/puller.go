@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pullkit/broker"
@@ -18,6 +19,7 @@ import (
 // in a bounded channel that Next calls read. It starts the goroutines of
 // nats.go's Consume; stop ends them.
 type puller struct {
+	nc   *nats.Conn
 	cc   natsjs.ConsumeContext
 	buf  chan natsjs.Msg
 	done chan struct{} // closed when stop begins
@@ -32,8 +34,9 @@ type puller struct {
 	fatalErr  error
 }
 
-func startPuller(cons natsjs.Consumer, prefetch int, opts []natsjs.PullConsumeOpt) (*puller, error) {
+func startPuller(nc *nats.Conn, cons natsjs.Consumer, prefetch int, opts []natsjs.PullConsumeOpt) (*puller, error) {
 	p := &puller{
+		nc:    nc,
 		buf:   make(chan natsjs.Msg, prefetch),
 		done:  make(chan struct{}),
 		fatal: make(chan struct{}),
@@ -125,10 +128,17 @@ func (p *puller) tryNext() (natsjs.Msg, bool) {
 // delivered but never taken by next: the buffer, then what arrived while
 // nats.go drained the subscription. The caller nacks them. Draining waits
 // up to timeout (the server may be down), then gives up on the rest: the
-// server redelivers those after their ack wait.
+// server redelivers those after their ack wait. Without a connection it
+// does not drain: nothing can arrive, and nats.go would keep the
+// subscription's goroutines waiting out its DrainTimeout after we return
+// (a drained subscription cannot be stopped).
 func (p *puller) stop(timeout time.Duration) []natsjs.Msg {
 	close(p.done)
-	p.cc.Drain()
+	if p.nc.IsConnected() {
+		p.cc.Drain()
+	} else {
+		p.cc.Stop()
+	}
 	t := time.NewTimer(timeout)
 	select {
 	case <-p.cc.Closed():

@@ -197,7 +197,7 @@ func (c *Client) Subscribe(ctx context.Context, cfg QueueConfig) (*QueueConsumer
 		return nil, err
 	}
 	q := &QueueConsumer{c: c, cfg: cfg, stream: stream, cons: cons, out: map[*delivery]struct{}{}}
-	if q.p, err = startPuller(cons, cfg.Prefetch, cfg.PullOptions); err != nil {
+	if q.p, err = startPuller(c.nc, cons, cfg.Prefetch, cfg.PullOptions); err != nil {
 		return nil, fmt.Errorf("jetstream: consume %q of stream %q: %w", cfg.Consumer, stream, err)
 	}
 	return q, nil
