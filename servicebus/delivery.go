@@ -37,6 +37,7 @@ type delivery struct {
 
 	// Guarded by q.mu.
 	givenBack   bool          // Close took it back and abandoned it
+	renewing    bool          // the renewer has a renewal of it in flight
 	lockedUntil time.Time     // when the current lock expires
 	lockSpan    time.Duration // how long a lock lasts, as observed
 	extendUntil time.Time     // renew the lock until then (Extend, AutoRenew)

@@ -78,8 +78,9 @@
 // default; negative turns it off) from when it was handed out. This
 // covers iterators and the receivers built on them (Queue.Receiver,
 // Queue.BatchedReceiver), so adapters.WithAutoExtend is not needed. One
-// goroutine per queue does it, with one RenewMessageLock round trip per
-// message per renewal. Renewal is timed by the lock expiry Service Bus
+// goroutine per queue schedules it, with one RenewMessageLock round trip
+// per message per renewal, up to 16 in flight at once, each bounded by the
+// lock's duration (so one that gets no answer holds back no other). Renewal is timed by the lock expiry Service Bus
 // reports, read on the local clock; if that clock runs so far ahead of the
 // namespace's that a lock just renewed looks expired, it renews every
 // second instead.

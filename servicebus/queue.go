@@ -61,8 +61,8 @@ var (
 // (broker.ErrNotFound) or refused credentials (broker.ErrUnauthenticated)
 // show here, and so that NextBatch calls with very short deadlines do not
 // each start, and abandon, the link set-up. ctx bounds the connection.
-// In peek-lock mode it starts one goroutine, the lock renewer, which Close
-// stops.
+// In peek-lock mode it starts one goroutine, the lock renewer (which runs
+// up to 16 short-lived renewal goroutines), and Close stops them all.
 func (c *Client) NewQueue(ctx context.Context, cfg QueueConfig) (*Queue, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err

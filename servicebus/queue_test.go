@@ -531,3 +531,28 @@ func TestPoisonOnADeadLetterQueue(t *testing.T) {
 		t.Errorf("%d messages left in the dead-letter queue, want 0", len(dead))
 	}
 }
+
+// One renewal that gets no answer must not stall the renewal of every
+// other held message: the renewer used to renew one message at a time,
+// each call bounded only by Close, so all locks ran out behind it.
+func TestAnUnansweredRenewalDoesNotStallTheOthers(t *testing.T) {
+	const lock = 600 * time.Millisecond
+	e := newEnv(t, &sbtest.QueueOptions{LockDuration: lock})
+	e.publish("a", "b")
+	q := e.consumer(servicebus.QueueConfig{AutoRenew: time.Minute, MaxBatch: 2, MaxWait: 10 * time.Second})
+	batch, err := q.NextBatch(e.ctx)
+	if err != nil || len(batch) != 2 {
+		t.Fatalf("NextBatch: %d messages, %v", len(batch), err)
+	}
+	e.srv.IgnoreLockRenewals(1) // the first renewal of one of them
+	time.Sleep(4 * lock)        // handlers outliving their locks
+	kept := 0
+	for _, m := range batch {
+		if err := m.AckContext(e.ctx); err == nil {
+			kept++
+		}
+	}
+	if kept == 0 {
+		t.Errorf("both locks lost after one renewal went unanswered; want the other one kept")
+	}
+}

@@ -97,7 +97,8 @@
 // others with amqp:resource-limit-exceeded (an entity that is full, which
 // the client does not retry), to test partial batch failures;
 // IgnoreSettlements leaves the next settlements unanswered (a namespace
-// that stopped responding: the client's settle call waits for its ctx);
+// that stopped responding: the client's settle call waits for its ctx),
+// and IgnoreLockRenewals does the same to renew-lock requests;
 // the WithClockSkew option makes the times the server reports disagree
 // with the client's clock, and LockRenewals counts lock renewals, to test
 // a client's lock renewal; Connections counts accepted connections so a test can observe a

@@ -10,6 +10,7 @@ type faults struct {
 	sendsBefore  int // sends still accepted before refusing
 	refuseSends  int // sends to refuse after those
 	ignoreSettle int // settlements on receiver links to leave unanswered
+	ignoreRenew  int // renew-lock requests to leave unanswered
 }
 
 // takeSendRefusal counts one send (a message or a batch) and says whether
@@ -106,4 +107,22 @@ func (s *Server) IgnoreSettlements(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults.ignoreSettle = max(n, 0)
+}
+
+// takeRenewIgnore consumes one pending renew-lock request to ignore.
+func (f *faults) takeRenewIgnore() bool {
+	if f.ignoreRenew > 0 {
+		f.ignoreRenew--
+		return true
+	}
+	return false
+}
+
+// IgnoreLockRenewals leaves the next n renew-lock requests unapplied and
+// unanswered: the client's RenewMessageLock waits until its ctx ends and
+// the lock runs out as if never renewed. n <= 0 cancels pending ones.
+func (s *Server) IgnoreLockRenewals(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.ignoreRenew = max(n, 0)
 }

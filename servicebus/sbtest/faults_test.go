@@ -137,3 +137,27 @@ func TestClockSkewShiftsReportedTimesAndRenewalsAreCounted(t *testing.T) {
 		t.Fatalf("CompleteMessage: %v", err)
 	}
 }
+
+func TestIgnoreLockRenewalsLeavesTheRenewalUnanswered(t *testing.T) {
+	srv := newServer(t)
+	mustQueue(t, srv, "q", nil)
+	ctx := testCtx(t)
+	c := newClient(t, srv)
+	if err := mustSender(t, c, "q").SendMessage(ctx, &azservicebus.Message{Body: []byte("x")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := mustReceiver(t, c, "q", nil)
+	m := receiveOne(t, ctx, r)
+	srv.IgnoreLockRenewals(1)
+	rctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := r.RenewMessageLock(rctx, m, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("RenewMessageLock with the renewal ignored: %v, want the ctx's deadline", err)
+	}
+	if err := r.RenewMessageLock(ctx, m, nil); err != nil {
+		t.Fatalf("RenewMessageLock after the fault: %v", err)
+	}
+	if n := srv.LockRenewals(); n != 1 {
+		t.Errorf("LockRenewals: %d, want 1 (the ignored one is not counted)", n)
+	}
+}

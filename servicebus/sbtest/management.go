@@ -35,6 +35,9 @@ func (s *Server) management(path string, req *amqp.Message, now time.Time) *amqp
 		if q == nil {
 			return needQueue()
 		}
+		if s.faults.takeRenewIgnore() {
+			return nil // IgnoreLockRenewals: no answer
+		}
 		return q.renewLocks(body, now)
 	case "com.microsoft:peek-message":
 		if q == nil {
