@@ -105,10 +105,11 @@
 // broker.ErrUnsupported.
 //
 // JoinLog rewinds the group's consumer to its ack floor (JetStream's
-// consumer reset API, which nats-server v2.15 has), so what a previous consumer of
-// the group read without committing — whether it closed or crashed — is
-// replayed at once and in order. While a consumer reads, the server
-// redelivers records whose AckWait passed without a commit covering them;
+// consumer reset API, which nats-server v2.15 has), so what a previous
+// consumer of the group read without committing — whether it closed or
+// crashed — is replayed at once and in order; a rewind that fails fails
+// JoinLog (broker.ErrUnavailable when the server does not answer). While
+// a consumer reads, the server redelivers records whose AckWait passed without a commit covering them;
 // the consumer drops those redeliveries, keeping offset order (they come
 // back after a rejoin if still uncommitted). Deliveries lost in flight (a
 // connection that broke with records on their way, which the server would

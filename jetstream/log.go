@@ -172,21 +172,26 @@ func (c *Client) JoinLog(ctx context.Context, cfg LogConfig) (*LogConsumer, erro
 // again, in stream order, every record after the last commit: what a
 // previous consumer of the group read without committing (whether it
 // closed or crashed) is replayed at once and in order. Servers without the
-// reset API (older releases) answer with an error other than those below;
-// there the replay relies on the nacks Close
-// sends, whose redelivery order the server does not guarantee, and on
-// AckWait after a crash.
+// reset API (older releases) answer "bad request"; there the replay relies
+// on the nacks Close sends, whose redelivery order the server does not
+// guarantee, and on AckWait after a crash. Any other failure fails the
+// join: reading on without the rewind would hand out records published
+// after a crashed consumer's uncommitted ones, which the server redelivers
+// only after AckWait, and a commit of those would cover them unread.
 func (c *Client) rewind(ctx context.Context, stream, group string) error {
 	_, err := c.js.ResetConsumer(ctx, stream, group)
+	var apiErr *natsjs.APIError
 	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, natsjs.ErrConsumerInvalidReset), errors.Is(err, natsjs.ErrConsumerNotFound):
-		return fmt.Errorf("jetstream: rewind group %q of stream %q to its last commit: %w", group, stream, mapErr(err))
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == natsjs.JSErrCodeBadRequest:
+		return nil // an old server without the reset API
+	case transient(err) && !errors.Is(mapErr(err), broker.ErrUnavailable):
+		return fmt.Errorf("%w: jetstream: rewind group %q of stream %q to its last commit: %w", broker.ErrUnavailable, group, stream, err)
 	}
-	return nil // an old server without the reset API
+	return fmt.Errorf("jetstream: rewind group %q of stream %q to its last commit: %w", group, stream, mapErr(err))
 }
 
 // Consumer returns the nats.go consumer, for its Info and CachedInfo.

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pullkit/broker"
 	"github.com/pullkit/broker/jetstream"
@@ -126,5 +130,61 @@ func TestRejoiningAGroupAfterACrashReplaysAtOnceInOrder(t *testing.T) {
 		if string(r.Value) != fmt.Sprint("r", i) {
 			t.Fatalf("got %q, want r%d", r.Value, i)
 		}
+	}
+}
+
+// A rewind that fails for want of an answer (a slow or partitioned
+// server) must fail JoinLog: reading on without it hands out records
+// published after a crashed consumer's uncommitted ones, which the server
+// redelivers only after AckWait, and a commit of those covers them unread.
+func TestJoinLogFailsWhenTheRewindIsNotAnswered(t *testing.T) {
+	c := connect(t, shared.URL())
+	subject, stream := uniqueSubject("norewind")
+	createStream(t, c, stream, subject)
+	publishN(t, c, subject, "r", 0, 4)
+	ctx := testCtx(t)
+	crashed := connect(t, shared.URL())
+	l, err := crashed.JoinLog(ctx, jetstream.LogConfig{Subject: subject, Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := l.NextRecord(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = crashed.Close() // r0..r3 stay delivered, uncommitted
+	defer l.Close()
+	publishN(t, c, subject, "r", 4, 6)
+
+	// A client whose reset request goes unanswered within its API timeout.
+	nc, err := nats.Connect(shared.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	slow, err := jetstream.NewClient(nc, natsjs.WithDefaultTimeout(300*time.Millisecond),
+		natsjs.WithClientTrace(&natsjs.ClientTrace{RequestSent: func(subj string, _ []byte) {
+			if strings.Contains(subj, ".CONSUMER.RESET.") {
+				time.Sleep(time.Second)
+			}
+		}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := slow.JoinLog(context.Background(), jetstream.LogConfig{Subject: subject, Group: "g"})
+	if err != nil {
+		if !errors.Is(err, broker.ErrUnavailable) {
+			t.Errorf("JoinLog: got %v, want an error wrapping broker.ErrUnavailable", err)
+		}
+		return
+	}
+	defer l2.Close()
+	r, err := l2.NextRecord(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Value) != "r0" {
+		t.Errorf("JoinLog went on without its rewind: first record %q, want r0 (r0..r3 are uncommitted)", r.Value)
 	}
 }
