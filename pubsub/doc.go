@@ -136,9 +136,13 @@
 // request at a time), then waits for each outcome and reports in a
 // *broker.BatchError which failed (refused by the server) and which are
 // unknown (ctx ended, or a transport error after which the server may have
-// stored them). A failure pauses its ordering key in the library so later
-// messages of the key cannot overtake it; the backend resumes the key once
-// the failure is reported, so the caller decides whether to retry.
+// stored them). A failure pauses its ordering key in the library: the
+// key's later messages that were already handed over fail too (not sent,
+// so none is published after the gap), and so do the key's messages
+// published until each of those has its outcome; then the backend resumes
+// the key, so the caller decides what to retry (in order). A message whose
+// caller stopped waiting (ctx ended) still counts: its outcome is
+// collected on the key's next publish.
 // Publisher.Close flushes everything accepted and stops the library's
 // publishers; it leaves the Client open.
 //

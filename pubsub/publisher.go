@@ -125,6 +125,9 @@ type Topic struct {
 	p      *Publisher
 	name   string
 	native *gpubsub.Publisher
+
+	keysMu sync.Mutex
+	keys   map[string]*orderedKey // see ordered.go
 }
 
 var _ broker.Topic = (*Topic)(nil)
@@ -150,10 +153,11 @@ func (t *Topic) Publish(ctx context.Context, msg broker.OutboundMessage) error {
 		return err
 	}
 	var res [1]*gpubsub.PublishResult
-	if err := t.send(ctx, []*gpubsub.Message{m}, res[:]); err != nil {
+	var seq [1]uint64
+	if err := t.send(ctx, []*gpubsub.Message{m}, res[:], seq[:]); err != nil {
 		return err
 	}
-	_, err = t.result(ctx, m, res[0])
+	_, err = t.result(ctx, m, res[0], seq[0])
 	return err
 }
 
@@ -196,7 +200,8 @@ func (t *Topic) BatchPublish(ctx context.Context, msgs ...broker.OutboundMessage
 		return be
 	}
 	res := make([]*gpubsub.PublishResult, len(ms))
-	if err := t.send(ctx, ms, res); err != nil {
+	seqs := make([]uint64, len(ms))
+	if err := t.send(ctx, ms, res, seqs); err != nil {
 		be = broker.NewBatchError(len(msgs))
 		for i := range msgs {
 			be.Fail(i, err)
@@ -205,7 +210,7 @@ func (t *Topic) BatchPublish(ctx context.Context, msgs ...broker.OutboundMessage
 	}
 	be = broker.NewBatchError(len(msgs))
 	for i, r := range res {
-		_, err := t.result(ctx, ms[i], r)
+		_, err := t.result(ctx, ms[i], r, seqs[i])
 		switch {
 		case err == nil:
 		case unknownOutcome(err):
@@ -240,14 +245,19 @@ func (t *Topic) convert(msg broker.OutboundMessage) (*gpubsub.Message, error) {
 }
 
 // send hands ms to the library, unless the publisher is closed. The read
-// lock keeps Close from stopping the library's publisher in between.
-func (t *Topic) send(ctx context.Context, ms []*gpubsub.Message, res []*gpubsub.PublishResult) error {
+// lock keeps Close from stopping the library's publisher in between. The
+// sequence numbers of messages with an ordering key go to seqs (see
+// ordered.go).
+func (t *Topic) send(ctx context.Context, ms []*gpubsub.Message, res []*gpubsub.PublishResult, seqs []uint64) error {
 	t.p.mu.RLock()
 	defer t.p.mu.RUnlock()
 	if t.p.closed {
 		return fmt.Errorf("%w: pubsub publisher of topic %q", broker.ErrClosed, t.name)
 	}
 	for i, m := range ms {
+		if m.OrderingKey != "" {
+			seqs[i] = t.track(m.OrderingKey)
+		}
 		res[i] = t.native.Publish(ctx, m)
 	}
 	return nil
@@ -255,22 +265,30 @@ func (t *Topic) send(ctx context.Context, ms []*gpubsub.Message, res []*gpubsub.
 
 // result waits for r. A result that is ready wins over a ctx that ended.
 // A failure pauses the message's ordering key in the library (so that
-// later messages of the key cannot overtake the failed one); it is resumed
-// here, once the failure is reported, so the caller can publish again.
-func (t *Topic) result(ctx context.Context, m *gpubsub.Message, r *gpubsub.PublishResult) (string, error) {
+// later messages of the key cannot overtake the failed one); the key is
+// resumed once every message of it in flight then has its outcome (see
+// ordered.go), so the caller can publish again.
+func (t *Topic) result(ctx context.Context, m *gpubsub.Message, r *gpubsub.PublishResult, seq uint64) (string, error) {
 	select {
 	case <-r.Ready():
 	default:
 		select {
 		case <-r.Ready():
 		case <-ctx.Done():
+			if m.OrderingKey != "" {
+				t.abandon(m.OrderingKey, seq, r)
+			}
 			return "", ctx.Err()
 		}
 	}
 	id, err := r.Get(context.Background())
+	if m.OrderingKey != "" {
+		t.finished(m.OrderingKey, seq, err != nil)
+	}
 	if err != nil {
-		if m.OrderingKey != "" {
-			t.native.ResumePublish(m.OrderingKey)
+		if errors.As(err, new(gpubsub.ErrPublishingPaused)) {
+			// The library's text says to call ResumePublish: the backend does.
+			return "", fmt.Errorf("pubsub: publish to %q: not sent: an earlier message of its ordering key failed (the key resumes once the key's messages in flight then have their outcomes): %w", t.name, err)
 		}
 		return "", classify(err, fmt.Sprintf("publish to %q", t.name))
 	}

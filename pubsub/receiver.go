@@ -487,10 +487,11 @@ func (st *receiveState) forward(ctx context.Context, m *gpubsub.Message) error {
 	}
 	cp := &gpubsub.Message{Data: m.Data, Attributes: m.Attributes, OrderingKey: m.OrderingKey}
 	var res [1]*gpubsub.PublishResult
-	if err := t.send(ctx, []*gpubsub.Message{cp}, res[:]); err != nil {
+	var seq [1]uint64
+	if err := t.send(ctx, []*gpubsub.Message{cp}, res[:], seq[:]); err != nil {
 		return err
 	}
-	_, err = t.result(ctx, cp, res[0])
+	_, err = t.result(ctx, cp, res[0], seq[0])
 	return err
 }
 
