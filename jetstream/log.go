@@ -118,8 +118,11 @@ type LogConsumer struct {
 	resyncMu sync.Mutex
 
 	// Touched only by the (non-concurrent) Next calls.
-	lastDelivery uint64 // consumer sequence of the last delivery seen; 0: none yet
-	needResync   bool   // a delivery was lost in flight: reset before reading on
+	lastDelivery uint64 // consumer sequence of the last delivery seen
+	// anchored: lastDelivery is known, even at 0 (a reset consumer numbers
+	// its deliveries from 1); otherwise the first delivery sets it.
+	anchored   bool
+	needResync bool // a delivery was lost in flight: reset before reading on
 
 	mu        sync.Mutex
 	closed    bool
@@ -157,10 +160,11 @@ func (c *Client) JoinLog(ctx context.Context, cfg LogConfig) (*LogConsumer, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := c.rewind(ctx, stream, cfg.Group); err != nil {
+	reset, err := c.rewind(ctx, stream, cfg.Group)
+	if err != nil {
 		return nil, err
 	}
-	l := &LogConsumer{c: c, cfg: cfg, stream: stream, cons: cons}
+	l := &LogConsumer{c: c, cfg: cfg, stream: stream, cons: cons, anchored: reset}
 	l.closing, l.endClose = context.WithCancel(context.Background())
 	if l.p, err = startPuller(c.nc, cons, cfg.Prefetch, cfg.PullOptions); err != nil {
 		return nil, fmt.Errorf("jetstream: consume %q of stream %q: %w", cfg.Group, stream, err)
@@ -178,20 +182,21 @@ func (c *Client) JoinLog(ctx context.Context, cfg LogConfig) (*LogConsumer, erro
 // join: reading on without the rewind would hand out records published
 // after a crashed consumer's uncommitted ones, which the server redelivers
 // only after AckWait, and a commit of those would cover them unread.
-func (c *Client) rewind(ctx context.Context, stream, group string) error {
+// It reports whether the consumer was reset.
+func (c *Client) rewind(ctx context.Context, stream, group string) (bool, error) {
 	_, err := c.js.ResetConsumer(ctx, stream, group)
 	var apiErr *natsjs.APIError
 	switch {
 	case err == nil:
-		return nil
+		return true, nil
 	case ctx.Err() != nil:
-		return ctx.Err()
+		return false, ctx.Err()
 	case errors.As(err, &apiErr) && apiErr.ErrorCode == natsjs.JSErrCodeBadRequest:
-		return nil // an old server without the reset API
+		return false, nil // an old server without the reset API
 	case transient(err) && !errors.Is(mapErr(err), broker.ErrUnavailable):
-		return fmt.Errorf("%w: jetstream: rewind group %q of stream %q to its last commit: %w", broker.ErrUnavailable, group, stream, err)
+		return false, fmt.Errorf("%w: jetstream: rewind group %q of stream %q to its last commit: %w", broker.ErrUnavailable, group, stream, err)
 	}
-	return fmt.Errorf("jetstream: rewind group %q of stream %q to its last commit: %w", group, stream, mapErr(err))
+	return false, fmt.Errorf("jetstream: rewind group %q of stream %q to its last commit: %w", group, stream, mapErr(err))
 }
 
 // Consumer returns the nats.go consumer, for its Info and CachedInfo.
@@ -300,7 +305,7 @@ func (l *LogConsumer) wrap(m natsjs.Msg, now time.Time) (broker.Record, bool, er
 	// these out first would break offset order, a commit of one would
 	// cover the lost records unread, and their redeliveries would be
 	// dropped below as already handed out.
-	if l.lastDelivery != 0 && md.consumerSeq != l.lastDelivery+1 {
+	if (l.anchored || l.lastDelivery != 0) && md.consumerSeq != l.lastDelivery+1 {
 		l.needResync = true
 		l.mu.Unlock()
 		return broker.Record{}, false, errResync
@@ -407,7 +412,7 @@ func (l *LogConsumer) resync(ctx context.Context) error {
 	}
 	l.p = p
 	l.epoch++
-	l.lastDelivery = 0 // the reset consumer numbers its deliveries afresh
+	l.lastDelivery, l.anchored = 0, true // the reset consumer numbers its deliveries from 1
 	l.needResync = false
 	l.mu.Unlock()
 	return nil

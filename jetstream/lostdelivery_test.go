@@ -323,3 +323,59 @@ func TestBatchPublishReportsUnconfirmedNotFailedWhenTheConnectionBreaks(t *testi
 		}
 	}
 }
+
+// The same right after JoinLog: the reset consumer numbers its deliveries
+// from 1, so a first delivery numbered higher shows the ones lost before.
+func TestLogDoesNotSkipRecordsLostInFlightBeforeItsFirstDelivery(t *testing.T) {
+	direct := connect(t, shared.URL())
+	subject, stream := uniqueSubject("lostfirst")
+	createStream(t, direct, stream, subject)
+	px := startProxy(t, strings.TrimPrefix(shared.URL(), "nats://"))
+	c := fastReconnect(t, px.url())
+	ctx := testCtx(t)
+	l, err := c.JoinLog(ctx, jetstream.LogConfig{Subject: subject, Group: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+
+	px.blackhole.Store(true)
+	publishN(t, direct, subject, "r", 0, 3)
+	cons, err := direct.JetStream().Consumer(ctx, stream, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Delivered.Stream >= 3 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the server did not deliver r0..r2: %+v", info.Delivered)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	px.blackhole.Store(false)
+	px.cut()
+	for c.Conn().Stats().Reconnects == 0 || !c.Conn().IsConnected() {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the client did not reconnect")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	publishN(t, direct, subject, "r", 3, 6)
+	for i := range 6 {
+		r, err := l.NextRecord(ctx)
+		if err != nil {
+			t.Fatalf("waiting for r%d: %v", i, err)
+		}
+		if want := fmt.Sprint("r", i); string(r.Value) != want {
+			t.Fatalf("got %q at offset %d, want %q: a record lost in flight was skipped", r.Value, r.Offset, want)
+		}
+	}
+}
