@@ -94,8 +94,10 @@
 // reports per message in a *broker.BatchError: sent, failed (the broker
 // refused it, or it was never sent) or unknown (no answer before ctx ended
 // or a retry limit). A batch with an invalid message sends nothing.
-// Producing is idempotent unless Config.DisableIdempotence, and does not
-// linger (both calls wait for acknowledgements anyway). A message's Key is
+// Producing is idempotent unless Config.DisableIdempotence. Both calls end
+// franz-go's linger for what is buffered (kgo.Client.Flush, which returns
+// once their own records are acknowledged), so a batch goes out in as few
+// requests as franz-go can make and a single Publish does not wait 10 ms. A message's Key is
 // the record key, which picks the partition.
 //
 // NewTransactionalPublisher publishes in Kafka transactions: Begin, then

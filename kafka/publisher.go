@@ -49,10 +49,6 @@ func newPublisher(ctx context.Context, cfg Config, extra []kgo.Opt) (*Publisher,
 		// broker setting; this client never asks for it), and fail after
 		// a few metadata refreshes rather than being retried for good.
 		kgo.UnknownTopicRetries(2),
-		// Publish and BatchPublish wait for acknowledgements: lingering
-		// would only delay them. Records still batch per partition
-		// while a produce request is in flight.
-		kgo.ProducerLinger(0),
 	)
 	if cfg.DisableIdempotence {
 		opts = append(opts, kgo.DisableIdempotentWrite())
@@ -182,7 +178,15 @@ func (t *topic) Publish(ctx context.Context, msg broker.OutboundMessage) error {
 		return fmt.Errorf("kafka: publish to %q: %w", t.name, err)
 	}
 	done := make(chan error, 1)
-	t.p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
+	fctx, stopFlush := context.WithCancel(ctx)
+	defer stopFlush()
+	t.p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+		done <- err
+		stopFlush()
+	})
+	// Flush ends franz-go's linger for what is buffered; it returns when
+	// the record's promise ran (stopFlush) or ctx ended.
+	_ = t.p.cl.Flush(fctx)
 	select {
 	case err := <-done:
 		if err != nil && t.p.txn != nil {
@@ -202,6 +206,8 @@ type batch struct {
 	fin  []bool // fin[i]: record i's promise ran
 	left int
 	done chan struct{}
+	// stopFlush ends the BatchPublish's Flush once every promise ran.
+	stopFlush context.CancelFunc
 	// abandoned is set when BatchPublish returned on ctx: later promises
 	// must not touch be, which the caller now owns.
 	abandoned bool
@@ -227,6 +233,7 @@ func (b *batch) promise(r *kgo.Record, err error) {
 	b.left--
 	if b.left == 0 {
 		close(b.done)
+		b.stopFlush()
 	}
 }
 
@@ -280,9 +287,16 @@ func (t *topic) BatchPublish(ctx context.Context, msgs ...broker.OutboundMessage
 		return bad
 	}
 	b.be = broker.NewBatchError(len(msgs))
+	fctx, stopFlush := context.WithCancel(ctx)
+	defer stopFlush()
+	b.stopFlush = stopFlush
 	for i := range b.recs {
 		t.p.cl.Produce(ctx, &b.recs[i], b.promise)
 	}
+	// The records linger until Flush, so franz-go sends them in as few
+	// requests as it can; Flush returns when the last promise ran
+	// (stopFlush) or ctx ended.
+	_ = t.p.cl.Flush(fctx)
 	select {
 	case <-b.done:
 	case <-ctx.Done():
