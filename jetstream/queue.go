@@ -47,7 +47,8 @@ type QueueConfig struct {
 	DeliverPolicy natsjs.DeliverPolicy
 
 	// AckWait is how long the server waits for a settlement before it
-	// redelivers. Default 30 s. Extend renews it (jetstream's in-progress).
+	// redelivers. Default 30 s. Extend renews it (jetstream's in-progress),
+	// within the AckWait the consumer really has (a bound one's own).
 	AckWait time.Duration
 
 	// MaxAckPending caps the messages delivered and not yet settled, across
@@ -195,6 +196,11 @@ func (c *Client) Subscribe(ctx context.Context, cfg QueueConfig) (*QueueConsumer
 	cons, err := c.openConsumer(ctx, stream, cfg.consumerConfig(), cfg.Bind)
 	if err != nil {
 		return nil, err
+	}
+	// The server applies the consumer's AckWait, which Bind or the
+	// ConsumerConfig hook may have set otherwise: Extend renews within it.
+	if info := cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+		cfg.AckWait = info.Config.AckWait
 	}
 	q := &QueueConsumer{c: c, cfg: cfg, stream: stream, cons: cons, out: map[*delivery]struct{}{}}
 	if q.p, err = startPuller(c.nc, cons, cfg.Prefetch, cfg.PullOptions); err != nil {
