@@ -44,11 +44,10 @@ func queueHarness(tg target, keyShared bool) brokertest.QueueHarness {
 			DeliveryCount: true,
 			// The client-side deadline of QueueConfig.AckDeadline (the
 			// client has no ack timeout of its own).
-			AckDeadline: 300 * time.Millisecond,
-			Extend:      true,
-			Reject:      true,
-			// NackDelay: the client has one NackRedeliveryDelay per
-			// consumer and ignores Settlement.Delay.
+			AckDeadline:     300 * time.Millisecond,
+			Extend:          true,
+			Reject:          true,
+			NackDelay:       true, // Settlement.Delay holds the nack back
 			MaxDeliveries:   true,
 			MaxMessageSize:  pulsar.DefaultMaxMessageSize,
 			BatchedIterator: true,

@@ -37,9 +37,11 @@
 //   - Nack is the client's NackID: the broker redelivers the message after
 //     the consumer's NackRedeliveryDelay, PoisonPolicy.NackDelay, or
 //     DefaultNackDelay (100 ms) when that is 0 — the client cannot redeliver
-//     without a delay. The client has one delay per consumer, so
-//     Settlement.Delay is ignored; the client also rounds delays down to
-//     256 ms buckets, so a nacked message can come back a little early.
+//     without a delay. The client rounds delays down to 256 ms buckets, so
+//     a nacked message can come back a little early. The client has one
+//     delay per consumer, so a Settlement.Delay is kept here: the nack is
+//     held back until the delay passed (a timer per such nack, stopped by
+//     Close, whose closing of the consumer redelivers the message anyway).
 //     Nacks pass through the acker after the acks made before them.
 //   - Reject, with PoisonPolicy.Action PoisonDeadLetter (the default),
 //     publishes the message (payload, key, properties, and the reason as

@@ -56,7 +56,13 @@ type QueueConsumer struct {
 	closeErr  error
 
 	recent *recentAcks // acked messages, to drop stale copies
-	leases *leases     // nil without QueueConfig.AckDeadline
+
+	// delayed holds the timers of nacks with a Settlement.Delay; guarded by
+	// mu (added under its read lock with dmu, stopped by Close).
+	dmu     sync.Mutex
+	delayed map[*delivery]*time.Timer
+	dwg     sync.WaitGroup // timers not yet stopped or finished
+	leases  *leases        // nil without QueueConfig.AckDeadline
 
 	dlq pc.Producer // owned by the acker
 	ids []pc.MessageID
@@ -296,8 +302,9 @@ func messageIDString(id pc.MessageID) string {
 // Settle carries a settlement to the client (broker.SettleHandler).
 //   - Ack goes to the acker, which acknowledges with response; AckContext
 //     waits for the broker's answer.
-//   - Nack is the client's NackID: redelivery after NackRedeliveryDelay;
-//     Settlement.Delay is ignored (the client has one delay per consumer).
+//   - Nack is the client's NackID: redelivery after NackRedeliveryDelay.
+//     A Settlement.Delay (the client has one delay per consumer) holds the
+//     nack back until it passed, so redelivery comes no sooner.
 //     It goes through the acker too, after the acks settled before it, so
 //     that the redelivery of a batch entry it triggers already knows which
 //     of the entry's messages were acked.
@@ -311,6 +318,9 @@ func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
 	d.kind, d.reason = s.Kind, s.Reason
 	if !s.NoWait {
 		d.done = make(chan error, 1)
+	}
+	if s.Kind == broker.SettleNack && s.Delay > 0 {
+		return q.nackLater(d, s.Delay)
 	}
 	if s.Kind != broker.SettleNack {
 		q.recent.add(d.msg.ID())
@@ -330,6 +340,31 @@ func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// nackLater nacks d once delay has passed. The client's nack delay comes on
+// top (it has one per consumer), so the message is not redelivered before
+// delay. Close stops the timers: the consumer's close redelivers what it held.
+func (q *QueueConsumer) nackLater(d *delivery, delay time.Duration) error {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return q.closedErr()
+	}
+	q.dmu.Lock()
+	defer q.dmu.Unlock()
+	if q.delayed == nil {
+		q.delayed = make(map[*delivery]*time.Timer)
+	}
+	q.dwg.Add(1)
+	q.delayed[d] = time.AfterFunc(delay, func() {
+		defer q.dwg.Done()
+		q.dmu.Lock()
+		delete(q.delayed, d)
+		q.dmu.Unlock()
+		_ = q.enqueue(context.Background(), d) // fails only once closed
+	})
+	return nil
 }
 
 // enqueue hands d to the acker, unless the consumer is closed or ctx ends
@@ -550,6 +585,15 @@ func (q *QueueConsumer) Close() error {
 		q.closed = true
 		close(q.stop)
 		q.mu.Unlock()
+		q.dmu.Lock()
+		for d, t := range q.delayed {
+			if t.Stop() {
+				q.dwg.Done() // never to run
+			}
+			delete(q.delayed, d)
+		}
+		q.dmu.Unlock()
+		q.dwg.Wait()
 		<-q.acked
 		if q.leases != nil {
 			<-q.leases.done

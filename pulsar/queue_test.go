@@ -182,3 +182,38 @@ func TestSettlingAfterTheAckDeadlineFails(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCloseStopsDelayedNacksAndTheMessageComesBack(t *testing.T) {
+	tg := targets(t)[0]
+	c := tg.newClient(t)
+	ctx := ctxFor(t)
+	name := uniqueTopic("delayed-nack")
+	q, err := c.Subscribe(ctx, name, "sub", pulsar.QueueConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, ctx, c, name, "m", 1)
+	m, err := q.NextMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Settle(ctx, broker.Settlement{Kind: broker.SettleNack, Delay: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil { // must not wait for the hour
+		t.Fatal(err)
+	}
+	q2, err := c.Subscribe(ctx, name, "sub", pulsar.QueueConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Close()
+	again, err := q2.NextMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.Data) != "m0" || again.DeliveryCount != 2 {
+		t.Errorf("got %q delivery %d, want m0 delivery 2", again.Data, again.DeliveryCount)
+	}
+	again.Ack()
+}
