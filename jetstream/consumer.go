@@ -62,6 +62,20 @@ func (c *Client) openConsumer(ctx context.Context, stream string, cfg natsjs.Con
 	return cons, nil
 }
 
+// checkAckPolicy refuses a consumer (bound as it is, or edited by the
+// ConsumerConfig hook) that does not ack as the semantics need: a queue
+// needs explicit acks (AckAll would settle other workers' messages with
+// one ack, AckNone settles on delivery), a log cumulative ones (AckNone
+// commits records on delivery, before anyone read them).
+func checkAckPolicy(cons natsjs.Consumer, want natsjs.AckPolicy, what string) error {
+	info := cons.CachedInfo()
+	if info == nil || info.Config.AckPolicy == want {
+		return nil
+	}
+	return fmt.Errorf("%w: consumer %q of stream %q acks with %v; a %s needs %v", broker.ErrInvalidOption,
+		info.Name, info.Stream, info.Config.AckPolicy, what, want)
+}
+
 // consumerCommon holds the settings queue and log consumers share.
 type consumerCommon struct {
 	Stream, Subject, Name string

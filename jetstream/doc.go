@@ -43,6 +43,8 @@
 // CreateStream creates a missing stream with JetStream's defaults; Bind
 // uses an existing consumer as configured, otherwise the consumer is
 // created or updated from the config (ConsumerConfig edits it last).
+// Either way a queue's consumer must ack explicitly and a log's
+// cumulatively (AckAll), or the call fails with broker.ErrInvalidOption.
 // Close never deletes a stream or a durable consumer.
 //
 // # Queue semantics

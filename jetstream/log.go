@@ -160,6 +160,9 @@ func (c *Client) JoinLog(ctx context.Context, cfg LogConfig) (*LogConsumer, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAckPolicy(cons, natsjs.AckAllPolicy, "log"); err != nil {
+		return nil, err
+	}
 	reset, err := c.rewind(ctx, stream, cfg.Group)
 	if err != nil {
 		return nil, err

@@ -37,8 +37,10 @@ type QueueConfig struct {
 	CreateStream bool
 
 	// Bind uses the existing consumer as it is configured, never creating
-	// or updating it; a missing one is broker.ErrNotFound. Default false:
-	// the consumer is created, or updated to this config.
+	// or updating it; a missing one is broker.ErrNotFound, and one that
+	// does not ack explicitly broker.ErrInvalidOption (for a log: one
+	// that does not ack cumulatively, AckAll). Default false: the consumer
+	// is created, or updated to this config.
 	Bind bool
 
 	// DeliverPolicy is where a new consumer starts. Default
@@ -195,6 +197,9 @@ func (c *Client) Subscribe(ctx context.Context, cfg QueueConfig) (*QueueConsumer
 	}
 	cons, err := c.openConsumer(ctx, stream, cfg.consumerConfig(), cfg.Bind)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkAckPolicy(cons, natsjs.AckExplicitPolicy, "queue"); err != nil {
 		return nil, err
 	}
 	// The server applies the consumer's AckWait, which Bind or the
