@@ -31,9 +31,11 @@
 //     shutdown and Consumer.Close send the pending ones before returning.
 //     An Ack or Nack made while the Receiver's handler call that got the
 //     message is still running is handed to the library when that call
-//     returns: the library's ack path is deep, and run from the bottom of
-//     the fresh goroutine the library starts per message it cost every
-//     message a stack copy. AckContext and Settle are never deferred.
+//     returns, or after 100 to 200 ms if the call goes on (so acking first
+//     and then working long keeps the message from coming back): the
+//     library's ack path is deep, and run from the bottom of the fresh
+//     goroutine the library starts per message it cost every message a
+//     stack copy. AckContext and Settle are never deferred.
 //   - Nack: the message's lease ends at once (a modack to 0 s), and Pub/Sub
 //     redelivers it at once, or after the subscription's retry policy
 //     backoff. Settlement.Delay is ignored: Pub/Sub has no per-message

@@ -128,9 +128,14 @@ func (r *Receiver) Receive(ctx context.Context, handler func(context.Context, br
 		st.stop()
 	}()
 	defer st.closeDeadLetters()
+	sweeping, swept := make(chan struct{}), make(chan struct{})
+	go st.sweeper(sweeping, swept)
 	err := r.native.Receive(rctx, func(hctx context.Context, m *gpubsub.Message) {
 		st.handle(hctx, m, handler)
 	})
+	// Every handler call returned: nothing is deferred any more.
+	close(sweeping)
+	<-swept
 	cancel()
 	<-watched
 	if err != nil && !(ctx.Err() != nil && canceled(err)) {
@@ -180,15 +185,94 @@ const receiveShards = 16
 type shard struct {
 	mu   sync.Mutex
 	head delivery // sentinel of the shard's list of unsettled deliveries
+
+	// deferred is the sentinel of the shard's list of deliveries whose
+	// Ack or Nack was left to the end of their handler call (see
+	// delivery.Settle); the sweeper settles those whose call goes on,
+	// and drops those handle settled.
+	deferred delivery
 }
 
 func newReceiveState(r *Receiver) *receiveState {
 	st := &receiveState{r: r}
 	for i := range st.shards {
-		h := &st.shards[i].head
-		h.next, h.prev = h, h
+		for _, h := range []*delivery{&st.shards[i].head, &st.shards[i].deferred} {
+			h.next, h.prev = h, h
+		}
 	}
 	return st
+}
+
+// sweepEvery is how often the sweeper looks at deferred settlements; one
+// is passed to the library after one to two periods if its handler call
+// still runs. The library itself sends acks every 100 ms.
+const sweepEvery = 100 * time.Millisecond
+
+// sweeper runs sweep until stop is closed, then closes done.
+func (st *receiveState) sweeper(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	var due []settleLater
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			due = st.sweep(due[:0])
+		}
+	}
+}
+
+type settleLater struct {
+	d    *delivery
+	call uint32
+}
+
+// sweep passes to the library the deferred settlements it saw on its
+// previous run whose handler call has not returned yet, so that an Ack
+// made before long work reaches Pub/Sub while the work goes on (ack
+// first, then work, is how a handler keeps a message it works on past
+// the lease horizon from coming back). It unlinks the deliveries that
+// handle settled meanwhile.
+func (st *receiveState) sweep(due []settleLater) []settleLater {
+	for i := range st.shards {
+		sh := &st.shards[i]
+		sh.mu.Lock()
+		for d := sh.deferred.next; d != &sh.deferred; {
+			next := d.next
+			switch call := d.call.Load(); {
+			case call == ackAfterCall || call == nackAfterCall:
+				if !d.seen {
+					d.seen = true
+					break
+				}
+				if d.call.CompareAndSwap(call, 0) {
+					due = append(due, settleLater{d, call})
+				}
+				unlink(d)
+			default: // handle settled it
+				unlink(d)
+			}
+			d = next
+		}
+		sh.mu.Unlock()
+	}
+	for i, s := range due {
+		if s.call == ackAfterCall {
+			s.d.m.Ack()
+		} else {
+			s.d.m.Nack()
+		}
+		due[i] = settleLater{}
+	}
+	return due
+}
+
+func unlink(d *delivery) {
+	d.prev.next = d.next
+	d.next.prev = d.prev
+	d.prev, d.next = nil, nil
 }
 
 func (st *receiveState) closeDeadLetters() {
@@ -346,11 +430,39 @@ func (st *receiveState) take(d *delivery) bool {
 		sh.mu.Unlock()
 		return false
 	}
-	d.prev.next = d.next
-	d.next.prev = d.prev
-	d.prev, d.next = nil, nil
+	unlink(d)
 	sh.mu.Unlock()
 	return true
+}
+
+// Outcomes of deferSettle.
+const (
+	settleNow = iota // the handler call is over: settle d now
+	deferred         // left to handle (or the sweeper)
+	released         // shutdown already nacked d
+)
+
+// deferSettle removes d from the unsettled list and, if its handler call still
+// runs, leaves the settlement after (ackAfterCall or nackAfterCall) to
+// the end of that call, on the deferred list the sweeper watches.
+func (st *receiveState) deferSettle(d *delivery, after uint32) int {
+	sh := d.sh
+	sh.mu.Lock()
+	if d.released {
+		sh.mu.Unlock()
+		return released
+	}
+	unlink(d)
+	if !d.call.CompareAndSwap(inHandler, after) {
+		sh.mu.Unlock()
+		return settleNow
+	}
+	d.seen = false
+	d.prev, d.next = sh.deferred.prev, &sh.deferred
+	sh.deferred.prev.next = d
+	sh.deferred.prev = d
+	sh.mu.Unlock()
+	return deferred
 }
 
 // delivery is one message handed out: its broker.Settler, the library's
@@ -363,6 +475,7 @@ type delivery struct {
 	received   time.Time
 	prev, next *delivery
 	released   bool // nacked by shutdown; guarded by sh.mu
+	seen       bool // on the deferred list at the sweeper's last run; guarded by sh.mu
 	call       atomic.Uint32
 }
 
@@ -374,15 +487,16 @@ func (d *delivery) Settle(ctx context.Context, s broker.Settlement) error {
 		// that got the message runs, they are left to handle, which
 		// passes them to the library when the call returns: the library's
 		// ack path is deep, and from the bottom of the handler's fresh
-		// goroutine stack it made every message pay for a stack copy.
-		if !d.st.take(d) {
-			return d.closedErr()
-		}
+		// goroutine stack it made every message pay for a stack copy. If
+		// the call goes on, the sweeper passes them within 200 ms.
 		after := nackAfterCall
 		if s.Kind == broker.SettleAck {
 			after = ackAfterCall
 		}
-		if d.call.CompareAndSwap(inHandler, after) {
+		switch d.st.deferSettle(d, after) {
+		case released:
+			return d.closedErr()
+		case deferred:
 			return nil
 		}
 		if s.Kind == broker.SettleAck {
