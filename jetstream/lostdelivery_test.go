@@ -379,3 +379,66 @@ func TestLogDoesNotSkipRecordsLostInFlightBeforeItsFirstDelivery(t *testing.T) {
 		}
 	}
 }
+
+// With PubAcks held back, a BatchPublish canceled midway reports the
+// messages it sent as unknown and the rest, never sent, as failed; the
+// stream then holds exactly the sent ones.
+func TestBatchPublishCanceledMidwayReportsWhatItSent(t *testing.T) {
+	direct := connect(t, shared.URL())
+	subject, stream := uniqueSubject("pubcancel")
+	createStream(t, direct, stream, subject)
+	px := startProxy(t, strings.TrimPrefix(shared.URL(), "nats://"))
+	c := fastReconnect(t, px.url())
+	ctx := testCtx(t)
+	const window, n = 4, 10
+	tp, err := c.Publisher(jetstream.PublisherConfig{MaxInFlight: window}).Topic(subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := make([]broker.OutboundMessage, n)
+	for i := range msgs {
+		msgs[i] = broker.OutboundMessage{Data: fmt.Appendf(nil, "m%d", i)}
+	}
+	px.blackhole.Store(true)
+	pubCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tp.BatchPublish(pubCtx, msgs...) }()
+	for {
+		info, err := direct.JetStream().Stream(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.CachedInfo().State.Msgs == window {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the first window was not stored")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	err = <-done
+	px.blackhole.Store(false)
+	var be *broker.BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("BatchPublish: got %v, want a *broker.BatchError", err)
+	}
+	for i, st := range be.Status {
+		want := broker.PublishFailed
+		if i < window {
+			want = broker.PublishUnknown
+		}
+		if st != want {
+			t.Errorf("message %d: %v (%v), want %v", i, st, be.Errs[i], want)
+		}
+	}
+	info, err := direct.JetStream().Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.CachedInfo().State.Msgs; got != window {
+		t.Errorf("the stream holds %d messages, want the %d sent", got, window)
+	}
+}
