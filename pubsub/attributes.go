@@ -8,7 +8,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	gpubsub "cloud.google.com/go/pubsub/v2"
 	pb "cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pullkit/broker"
@@ -27,7 +29,9 @@ const (
 	MaxOrderingKeySize = 1024
 	// MaxMessageSize is the largest message Pub/Sub accepts: 10 MB
 	// (decimal) for the data, and for the whole encoded message (data,
-	// attributes and ordering key) within the 10 MB publish request.
+	// attributes and ordering key) within the 10 MB publish request,
+	// which also holds the topic's name and a few bytes of framing (see
+	// messageLimit): the largest payload is some 50 bytes less.
 	MaxMessageSize = 10_000_000
 )
 
@@ -139,9 +143,20 @@ func fromAttributes(attrs map[string]string, skip string) map[string]any {
 	return out
 }
 
+// messageLimit is the largest encoded message (data, attributes and
+// ordering key) the library sends to the topic of full name path: what a
+// publish request of gpubsub.MaxPublishRequestBytes leaves once the topic
+// field and the message's own framing (tag and length, up to 5 bytes) are
+// counted. The library refuses a larger message when it is handed over,
+// after the batch's other messages.
+func messageLimit(path string) int {
+	topicField := 1 + protowire.SizeVarint(uint64(len(path))) + len(path)
+	return gpubsub.MaxPublishRequestBytes - topicField - 5
+}
+
 // checkMessage checks what Pub/Sub limits besides attributes: the ordering
-// key and the size of the encoded message.
-func checkMessage(key string, data []byte, attrs map[string]string) error {
+// key and the size of the encoded message, at most limit (messageLimit).
+func checkMessage(key string, data []byte, attrs map[string]string, limit int) error {
 	if len(key) > MaxOrderingKeySize {
 		return fmt.Errorf("%w: key (ordering key) of %d bytes, Pub/Sub allows %d", broker.ErrInvalidAttribute, len(key), MaxOrderingKeySize)
 	}
@@ -153,10 +168,10 @@ func checkMessage(key string, data []byte, attrs map[string]string) error {
 	}
 	// Only large messages can reach the limit with their attributes; the
 	// exact encoded size is computed only for those.
-	if len(data) > MaxMessageSize-MaxAttributes*(MaxAttributeKeySize+MaxAttributeValueSize+8)-MaxOrderingKeySize-8 {
+	if len(data) > limit-MaxAttributes*(MaxAttributeKeySize+MaxAttributeValueSize+8)-MaxOrderingKeySize-8 {
 		size := proto.Size(&pb.PubsubMessage{Data: data, Attributes: attrs, OrderingKey: key})
-		if size > MaxMessageSize {
-			return fmt.Errorf("%w: encoded message of %d bytes (data, attributes and key), Pub/Sub allows %d", broker.ErrMessageTooLarge, size, MaxMessageSize)
+		if size > limit {
+			return fmt.Errorf("%w: encoded message of %d bytes (data, attributes and key), a 10 MB publish request to this topic holds %d", broker.ErrMessageTooLarge, size, limit)
 		}
 	}
 	return nil

@@ -123,8 +123,9 @@
 // key) of at most 1024 bytes (broker.ErrInvalidAttribute); keys, string
 // values and the Key valid UTF-8, as protobuf strings must be
 // (broker.ErrInvalidAttribute; binary goes as []byte); data of at most
-// MaxMessageSize (10 MB) and the whole encoded message within it
-// (broker.ErrMessageTooLarge). A BatchPublish with one invalid message
+// MaxMessageSize (10 MB) and the whole encoded message within what a
+// 10 MB publish request leaves once the topic's name is in it (some 50
+// bytes less; broker.ErrMessageTooLarge). A BatchPublish with one invalid message
 // sends none.
 //
 // # Publishing

@@ -86,13 +86,14 @@ func (p *Publisher) topic(name string) (*Topic, error) {
 	if t, ok := p.topics[name]; ok {
 		return t, nil
 	}
-	native := p.c.c.Publisher(p.c.topicPath(name))
+	path := p.c.topicPath(name)
+	native := p.c.c.Publisher(path)
 	native.PublishSettings = p.settings
 	// OutboundMessage.Key travels as the ordering key, which the library
 	// accepts only with ordering enabled, unless it goes in an attribute.
 	// Messages without a key are not ordered and batch as usual.
 	native.EnableMessageOrdering = p.keyAttr == ""
-	t = &Topic{p: p, name: name, native: native}
+	t = &Topic{p: p, name: name, native: native, limit: messageLimit(path)}
 	p.topics[name] = t
 	return t, nil
 }
@@ -125,6 +126,7 @@ type Topic struct {
 	p      *Publisher
 	name   string
 	native *gpubsub.Publisher
+	limit  int // messageLimit of the topic
 
 	keysMu sync.Mutex
 	keys   map[string]*orderedKey // see ordered.go
@@ -238,7 +240,7 @@ func (t *Topic) convert(msg broker.OutboundMessage) (*gpubsub.Message, error) {
 		}
 		orderingKey = ""
 	}
-	if err := checkMessage(orderingKey, msg.Data, attrs); err != nil {
+	if err := checkMessage(orderingKey, msg.Data, attrs, t.limit); err != nil {
 		return nil, fmt.Errorf("pubsub: publish to %q: %w", t.name, err)
 	}
 	return &gpubsub.Message{Data: msg.Data, Attributes: attrs, OrderingKey: orderingKey}, nil
