@@ -86,7 +86,9 @@
 // Prefetching: the consumer keeps pull requests for up to Prefetch
 // messages open (nats.go's Consume) and buffers what arrives; NextBatch
 // returns what one pull delivered, up to MaxBatch, without waiting to
-// fill the batch. A canceled Next call takes nothing from the buffer.
+// fill the batch. A canceled Next call takes nothing from the buffer. A
+// Next call that dead-letters a message on arrival waits for the
+// republish at most CloseTimeout, and no longer than its context.
 // Close drains the pull subscription, nacks every message handed out and
 // unsettled and every buffered one, and flushes, so the next consumer of
 // the durable gets them at once.
@@ -161,7 +163,8 @@
 // PublisherConfig.MaxInFlight awaiting acks at once, and waits for every
 // PubAck; its *broker.BatchError marks each message sent, failed (refused,
 // or never sent because ctx ended) or unknown (sent, no ack before ctx
-// ended or before the connection broke). Publisher.Close waits for publishes in progress.
+// ended or before the connection broke). Publisher.Close waits for
+// publishes in progress.
 //
 // # Goroutines
 //
