@@ -79,3 +79,32 @@ func TestAnAckOrNackMadeDuringALongHandlerCallReachesPubSubWhileItRuns(t *testin
 	cancel()
 	must(t, <-errc)
 }
+
+// An Ack made during the handler call is neither lost nor turned into a
+// nack when Receive shuts down before the call returns.
+func TestAnAckMadeBeforeShutdownIsSentWhenTheHandlerCallReturnsDuringIt(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv)
+	ctx := testCtx(t)
+	topic, sub := topicAndSub(t, c, pubsub.SubscriptionConfig{})
+	publishAll(t, c, topic, broker.OutboundMessage{Data: []byte("m")})
+	r, err := c.Receiver(ctx, sub, pubsub.ReceiveConfig{})
+	must(t, err)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var id string
+	must(t, r.Receive(rctx, func(hctx context.Context, m broker.Message) {
+		id = m.ID
+		m.Ack()
+		cancel()      // shutdown starts while the call runs
+		<-hctx.Done() // and has begun when it returns
+	}))
+	if got := srv.Message(id); got == nil || got.Acks != 1 {
+		t.Errorf("server state %+v, want acked once", got)
+	}
+	for _, ma := range srv.Message(id).Modacks {
+		if ma.AckDeadline == 0 {
+			t.Errorf("the acked message was also nacked: %+v", srv.Message(id).Modacks)
+		}
+	}
+}
