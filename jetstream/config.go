@@ -45,7 +45,9 @@ type Config struct {
 	TLS *tls.Config
 
 	// ConnectTimeout bounds the dial and handshake to one server.
-	// Default 5 s; a sooner ctx deadline passed to Connect wins.
+	// Default 5 s; a sooner ctx deadline passed to Connect wins, and
+	// canceling Connect's ctx ends it at once (unless NATSOptions bring
+	// their own dialer).
 	ConnectTimeout time.Duration
 
 	// MaxReconnects is how many times the client tries to reconnect after
@@ -159,7 +161,19 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	timeout := cfg.ConnectTimeout
+	if timeout <= 0 {
+		timeout = defaultConnectTimeout
+	}
+	opts, dialer := withConnectDialer(ctx, opts, timeout)
 	nc, err := nats.Connect(strings.Join(cfg.URLs, ","), opts...)
+	if dialer != nil {
+		dialer.connected()
+	}
+	if err == nil && ctx.Err() != nil {
+		nc.Close() // ctx may have closed its connection mid-handshake
+		err = ctx.Err()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("jetstream: connect: %w", ctx.Err())

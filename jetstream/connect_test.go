@@ -214,3 +214,50 @@ func TestNKeyAuthentication(t *testing.T) {
 		t.Errorf("the error %q contains the seed", err)
 	}
 }
+
+// Connect waits for a server that accepted the connection but never
+// answers at most ConnectTimeout; canceling its context must end it
+// sooner, not only a deadline.
+func TestConnectEndsWhenItsContextIsCanceled(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- conn // held open, silent
+		}
+	}()
+	defer func() {
+		_ = ln.Close()
+		for conn := range accepted {
+			_ = conn.Close()
+		}
+	}()
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan error, 1)
+	go func() {
+		c, err := jetstream.Connect(ctx, jetstream.Config{URLs: []string{"nats://" + ln.Addr().String()}, ConnectTimeout: time.Minute})
+		if err == nil {
+			_ = c.Close()
+		}
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Connect: got %v, want an error matching context.Canceled", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Connect still waiting 20 s after its context was canceled")
+	}
+}
