@@ -20,7 +20,7 @@ func TestBadInputFailsWithTheRightSentinel(t *testing.T) {
 	t.Cleanup(func() { _ = pub.Close() })
 
 	t.Run("subjects with spaces or wildcards", func(t *testing.T) {
-		for _, s := range []string{"", "a b", "orders.*", "orders.>", "a..b", ".a", "a.", "tab\there", "new\nline"} {
+		for _, s := range []string{"", "a b", "orders.*", "orders.>", "a..b", ".a", "a.", "tab\there", "new\nline", "$JS.API.STREAM.DELETE." + stream, "$SYS.REQ.SERVER.PING"} {
 			if _, err := pub.Topic(s); !errors.Is(err, broker.ErrInvalidTopic) {
 				t.Errorf("Topic(%q): got %v, want an error matching broker.ErrInvalidTopic", s, err)
 			}

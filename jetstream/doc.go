@@ -36,8 +36,9 @@
 // # Topics, streams and consumers
 //
 // A topic is a NATS subject. Publishing needs a literal subject (no * or >
-// wildcards, spaces or empty tokens: broker.ErrInvalidTopic) captured by a
-// stream; without one, publishing fails with broker.ErrNotFound. A
+// wildcards, spaces or empty tokens, and nothing under the server's $JS and
+// $SYS namespaces, where a publish is an API request such as deleting a
+// stream: broker.ErrInvalidTopic) captured by a stream; without one, publishing fails with broker.ErrNotFound. A
 // consumer's Subject is its filter subject (wildcards allowed) and finds
 // its stream (the one capturing the subject) unless Stream names it.
 // CreateStream creates a missing stream with JetStream's defaults; Bind

@@ -9,13 +9,20 @@ import (
 
 // validateSubject checks a NATS subject: dot-separated non-empty tokens
 // without whitespace or control characters. Publishing needs a literal
-// subject; a consumer's filter may use the * and > wildcards (> only as
-// the last token). Errors wrap broker.ErrInvalidTopic.
+// subject outside the server's $JS and $SYS namespaces; a consumer's filter
+// may use the * and > wildcards (> only as the last token). Errors wrap
+// broker.ErrInvalidTopic.
 func validateSubject(subject string, wildcards bool) error {
 	if subject == "" {
 		return fmt.Errorf("%w: empty subject", broker.ErrInvalidTopic)
 	}
 	tokens := strings.Split(subject, ".")
+	// A message published to $JS.API.STREAM.DELETE.orders is a request that
+	// deletes the stream: topic names that come from configuration or user
+	// input must never reach the server's API or system subjects.
+	if !wildcards && (tokens[0] == "$JS" || tokens[0] == "$SYS") {
+		return fmt.Errorf("%w: subject %q is in the server's reserved %s namespace", broker.ErrInvalidTopic, subject, tokens[0])
+	}
 	for i, tok := range tokens {
 		if tok == "" {
 			return fmt.Errorf("%w: subject %q has an empty token", broker.ErrInvalidTopic, subject)
