@@ -38,6 +38,13 @@ const (
 // reservedPrefix starts attribute keys Pub/Sub keeps for itself.
 const reservedPrefix = "goog"
 
+// EmptyAttribute is the attribute a message with neither data nor
+// attributes is published with, because Pub/Sub refuses such a message
+// (and with it the whole publish request). Receivers and Consumers of
+// this package leave it out of Message.Attributes; other subscribers see
+// it. Outbound attributes may not use the name.
+const EmptyAttribute = "pullkit-empty"
+
 // toAttributes converts broker attributes to Pub/Sub's string attributes
 // (see the package doc for the rules) and checks Pub/Sub's limits. Errors
 // wrap broker.ErrInvalidAttribute.
@@ -57,6 +64,8 @@ func toAttributes(attrs map[string]any) (map[string]string, error) {
 			return nil, fmt.Errorf("%w: key %.32q…: %d bytes, Pub/Sub allows %d", broker.ErrInvalidAttribute, k, len(k), MaxAttributeKeySize)
 		case strings.HasPrefix(k, reservedPrefix):
 			return nil, fmt.Errorf("%w: key %q: the prefix %q is reserved by Pub/Sub", broker.ErrInvalidAttribute, k, reservedPrefix)
+		case k == EmptyAttribute:
+			return nil, fmt.Errorf("%w: key %q is reserved by this package for empty messages", broker.ErrInvalidAttribute, k)
 		case !utf8.ValidString(k):
 			// Protobuf strings must be UTF-8: the library could not encode
 			// the request, which would fail every message batched with it.
@@ -124,7 +133,8 @@ func attributeString(v any) (string, error) {
 // value is a string. Not inlined: its map iterator would stay in the
 // frame of Receiver's handler call (see receiveState.handle).
 //
-// skip names an attribute left out (ReceiveConfig.KeyAttribute), "" none.
+// skip names an attribute left out (ReceiveConfig.KeyAttribute), "" none;
+// EmptyAttribute is always left out.
 //
 //go:noinline
 func fromAttributes(attrs map[string]string, skip string) map[string]any {
@@ -133,7 +143,7 @@ func fromAttributes(attrs map[string]string, skip string) map[string]any {
 	}
 	out := make(map[string]any, len(attrs))
 	for k, v := range attrs {
-		if k != skip || skip == "" {
+		if (k != skip || skip == "") && k != EmptyAttribute {
 			out[k] = v
 		}
 	}
@@ -189,6 +199,8 @@ func checkKeyAttribute(k string) error {
 		return fmt.Errorf("%w: pubsub: KeyAttribute %q: the prefix %q is reserved by Pub/Sub", broker.ErrInvalidOption, k, reservedPrefix)
 	case !utf8.ValidString(k):
 		return fmt.Errorf("%w: pubsub: KeyAttribute %q is not valid UTF-8", broker.ErrInvalidOption, k)
+	case k == EmptyAttribute:
+		return fmt.Errorf("%w: pubsub: KeyAttribute %q is reserved for empty messages", broker.ErrInvalidOption, k)
 	}
 	return nil
 }

@@ -126,7 +126,11 @@
 // MaxMessageSize (10 MB) and the whole encoded message within what a
 // 10 MB publish request leaves once the topic's name is in it (some 50
 // bytes less; broker.ErrMessageTooLarge). A BatchPublish with one invalid message
-// sends none.
+// sends none. Pub/Sub refuses a message with neither data nor attributes,
+// so such a message (an empty payload with at most an ordering key) is
+// published with the attribute EmptyAttribute, which this package's
+// Receivers and Consumers leave out (and which outbound attributes may not
+// use).
 //
 // # Publishing
 //

@@ -240,6 +240,10 @@ func (t *Topic) convert(msg broker.OutboundMessage) (*gpubsub.Message, error) {
 		}
 		orderingKey = ""
 	}
+	if len(msg.Data) == 0 && len(attrs) == 0 {
+		// Pub/Sub refuses a message with neither; see EmptyAttribute.
+		attrs = map[string]string{EmptyAttribute: "1"}
+	}
 	if err := checkMessage(orderingKey, msg.Data, attrs, t.limit); err != nil {
 		return nil, fmt.Errorf("pubsub: publish to %q: %w", t.name, err)
 	}
