@@ -82,3 +82,38 @@ func fromProperties(props map[string]string) map[string]any {
 	}
 	return attrs
 }
+
+// attrShare converts properties for the messages of one NextBatch call,
+// reusing the last attributes built when the next message's properties are
+// equal: messages of one producer mostly carry the same properties, and
+// building a map[string]any (the map, a box per value) was the largest cost
+// of the backend's own consume path. Such messages share one map, which is
+// why delivered attributes are read-only (package doc). The zero value is
+// ready; it is used by one goroutine.
+type attrShare struct {
+	last map[string]any
+}
+
+func (a *attrShare) convert(props map[string]string) map[string]any {
+	if len(props) == 0 {
+		return nil
+	}
+	if a.last != nil && sameProperties(a.last, props) {
+		return a.last
+	}
+	a.last = fromProperties(props)
+	return a.last
+}
+
+// sameProperties reports whether attrs holds exactly props.
+func sameProperties(attrs map[string]any, props map[string]string) bool {
+	if len(attrs) != len(props) {
+		return false
+	}
+	for k, v := range props {
+		if s, ok := attrs[k].(string); !ok || s != v {
+			return false
+		}
+	}
+	return true
+}

@@ -137,6 +137,10 @@
 // nil values, other types and empty keys fail with
 // broker.ErrInvalidAttribute before anything is sent.
 //
+// Delivered Attributes are read-only: messages (records) of one NextBatch
+// with equal properties share one map, built once; copy it before changing
+// it (to republish with an extra attribute, say).
+//
 // # Names and errors
 //
 // Topic names are short ("orders", in public/default),

@@ -228,7 +228,7 @@ func (l *LogConsumer) NextRecord(ctx context.Context) (broker.Record, error) {
 		if err != nil {
 			return broker.Record{}, err
 		}
-		r, ok, err := l.convert(cm)
+		r, ok, err := l.convert(cm, nil, time.Now())
 		if err != nil {
 			return broker.Record{}, err
 		}
@@ -245,6 +245,8 @@ func (l *LogConsumer) NextBatch(ctx context.Context) ([]broker.Record, error) {
 		return nil, err
 	}
 	var batch []broker.Record
+	var attrs attrShare
+	var now time.Time // when the first record arrived
 	for len(batch) < l.cfg.MaxBatch {
 		cm, err := l.receive(ctx, len(batch) == 0)
 		if err != nil {
@@ -256,7 +258,10 @@ func (l *LogConsumer) NextBatch(ctx context.Context) ([]broker.Record, error) {
 		if cm == nil {
 			break
 		}
-		r, ok, err := l.convert(cm)
+		if now.IsZero() {
+			now = time.Now()
+		}
+		r, ok, err := l.convert(cm, &attrs, now)
 		if err != nil {
 			if len(batch) > 0 {
 				return batch, nil
@@ -308,8 +313,10 @@ func (l *LogConsumer) receive(ctx context.Context, wait bool) (pc.Message, error
 
 // convert makes a Record of cm; ok is false for a record of a revoked
 // partition, which is dropped (its new owner reads it), and for a replayed
-// record this consumer handed out already (see partState.last).
-func (l *LogConsumer) convert(cm pc.Message) (r broker.Record, ok bool, err error) {
+// record this consumer handed out already (see partState.last). It was
+// received at now; attrs, if not nil, shares attributes across one NextBatch
+// call.
+func (l *LogConsumer) convert(cm pc.Message, attrs *attrShare, now time.Time) (r broker.Record, ok bool, err error) {
 	id := cm.ID()
 	off, err := Offset(id)
 	if err != nil {
@@ -333,15 +340,21 @@ func (l *LogConsumer) convert(cm pc.Message) (r broker.Record, ok bool, err erro
 	l.pmu.Unlock()
 	d := &recDelivery{c: l, id: id, part: p, offset: off, gen: gen}
 	d.Settler.Init(d)
+	var a map[string]any
+	if attrs != nil {
+		a = attrs.convert(cm.Properties())
+	} else {
+		a = fromProperties(cm.Properties())
+	}
 	return broker.Record{
 		Offset:        off,
 		Partition:     partitionNumber(p),
 		Topic:         l.topic,
 		Key:           cm.Key(),
 		Value:         cm.Payload(),
-		Attributes:    fromProperties(cm.Properties()),
+		Attributes:    a,
 		PublishTime:   cm.PublishTime(),
-		IngestionTime: time.Now(),
+		IngestionTime: now,
 		Settler:       &d.Settler,
 	}, true, nil
 }

@@ -181,7 +181,7 @@ func (q *QueueConsumer) NextMessage(ctx context.Context) (broker.Message, error)
 		if err != nil {
 			return broker.Message{}, err
 		}
-		if m, ok := q.convert(cm); ok {
+		if m, ok := q.convert(cm, nil, time.Now()); ok {
 			return m, nil
 		}
 	}
@@ -195,6 +195,8 @@ func (q *QueueConsumer) NextBatch(ctx context.Context) ([]broker.Message, error)
 		return nil, err
 	}
 	var batch []broker.Message
+	var attrs attrShare
+	var now time.Time // when the first message arrived
 	for len(batch) < q.cfg.MaxBatch {
 		cm, err := q.receive(ctx, len(batch) == 0)
 		if err != nil {
@@ -208,7 +210,10 @@ func (q *QueueConsumer) NextBatch(ctx context.Context) ([]broker.Message, error)
 		if cm == nil {
 			break
 		}
-		if m, ok := q.convert(cm); ok {
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if m, ok := q.convert(cm, &attrs, now); ok {
 			if batch == nil {
 				batch = make([]broker.Message, 0, min(q.cfg.MaxBatch, 1+len(q.msgs)))
 			}
@@ -253,10 +258,11 @@ func (q *QueueConsumer) receive(ctx context.Context, wait bool) (pc.Message, err
 	}
 }
 
-// convert makes a broker.Message of cm, or reports false for a message it
-// drops: one past MaxDeliveries under PoisonTerminate (acked here), or a
-// stale copy of an acked one (see recentAcks).
-func (q *QueueConsumer) convert(cm pc.Message) (broker.Message, bool) {
+// convert makes a broker.Message of cm, received at now, or reports false
+// for a message it drops: one past MaxDeliveries under PoisonTerminate
+// (acked here), or a stale copy of an acked one (see recentAcks). attrs,
+// if not nil, shares attributes across one NextBatch call.
+func (q *QueueConsumer) convert(cm pc.Message, attrs *attrShare, now time.Time) (broker.Message, bool) {
 	// Stale copies are redeliveries: the first delivery skips the lookup.
 	if cm.RedeliveryCount() > 0 && q.recent.has(cm.ID()) {
 		return broker.Message{}, false // a stale copy of an acked message
@@ -269,15 +275,20 @@ func (q *QueueConsumer) convert(cm pc.Message) (broker.Message, bool) {
 		_ = q.enqueue(context.Background(), d)
 		return broker.Message{}, false
 	}
-	now := time.Now()
 	if q.leases != nil {
 		q.leases.add(d, now)
+	}
+	var a map[string]any
+	if attrs != nil {
+		a = attrs.convert(cm.Properties())
+	} else {
+		a = fromProperties(cm.Properties())
 	}
 	return broker.Message{
 		ID:            messageIDString(cm.ID()),
 		Key:           cm.Key(),
 		Data:          cm.Payload(),
-		Attributes:    fromProperties(cm.Properties()),
+		Attributes:    a,
 		PublishTime:   cm.PublishTime(),
 		IngestionTime: now,
 		DeliveryCount: count,
