@@ -215,6 +215,7 @@ func BenchmarkConsumeAck(b *testing.B) {
 						b.Fatal(err)
 					}
 					for i := range ms {
+						useMessage(&ms[i])
 						ms[i].Ack()
 					}
 					n += len(ms)
@@ -224,6 +225,7 @@ func BenchmarkConsumeAck(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				useMessage(&m)
 				m.Ack()
 				n++
 			}
@@ -247,6 +249,7 @@ func BenchmarkConsumeAck(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				useRaw(m)
 				if err := cons.AckID(m.ID()); err != nil {
 					b.Fatal(err)
 				}
@@ -281,6 +284,9 @@ func BenchmarkLogConsumeCommit(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			for i := range rs {
+				useRecord(&rs[i])
+			}
 			rs[len(rs)-1].Ack()
 			n += len(rs)
 		}
@@ -302,6 +308,7 @@ func BenchmarkLogConsumeCommit(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			useRaw(m)
 			if i%benchBatch == benchBatch-1 || i == b.N-1 {
 				if err := cons.AckIDCumulative(m.ID()); err != nil {
 					b.Fatal(err)
