@@ -194,16 +194,19 @@ func (q *QueueConsumer) NextBatch(ctx context.Context) ([]broker.Message, error)
 	if err := q.takeAsyncErr(); err != nil {
 		return nil, err
 	}
-	var batch []broker.Message
-	var attrs attrShare
-	var now time.Time // when the first message arrived
+	var (
+		batch []broker.Message
+		attrs attrShare
+		ids   idArena
+		now   time.Time // when the first message arrived
+	)
 	for len(batch) < q.cfg.MaxBatch {
 		cm, err := q.receive(ctx, len(batch) == 0)
 		if err != nil {
 			if len(batch) > 0 {
 				// Hand out what was taken; the error shows on the next call
 				// (ctx's and ErrClosed persist by themselves).
-				return batch, nil
+				break
 			}
 			return nil, err
 		}
@@ -215,11 +218,15 @@ func (q *QueueConsumer) NextBatch(ctx context.Context) ([]broker.Message, error)
 		}
 		if m, ok := q.convert(cm, &attrs, now); ok {
 			if batch == nil {
-				batch = make([]broker.Message, 0, min(q.cfg.MaxBatch, 1+len(q.msgs)))
+				n := min(q.cfg.MaxBatch, 1+len(q.msgs))
+				batch = make([]broker.Message, 0, n)
+				ids.buf, ids.ends = make([]byte, 0, 24*n), make([]int, 0, n)
 			}
+			ids.add(cm.ID())
 			batch = append(batch, m)
 		}
 	}
+	ids.assign(batch)
 	return batch, nil
 }
 
@@ -261,7 +268,8 @@ func (q *QueueConsumer) receive(ctx context.Context, wait bool) (pc.Message, err
 // convert makes a broker.Message of cm, received at now, or reports false
 // for a message it drops: one past MaxDeliveries under PoisonTerminate
 // (acked here), or a stale copy of an acked one (see recentAcks). attrs,
-// if not nil, shares attributes across one NextBatch call.
+// if not nil, shares attributes across one NextBatch call, which also sets
+// the ID (see idArena).
 func (q *QueueConsumer) convert(cm pc.Message, attrs *attrShare, now time.Time) (broker.Message, bool) {
 	// Stale copies are redeliveries: the first delivery skips the lookup.
 	if cm.RedeliveryCount() > 0 && q.recent.has(cm.ID()) {
@@ -279,13 +287,14 @@ func (q *QueueConsumer) convert(cm pc.Message, attrs *attrShare, now time.Time) 
 		q.leases.add(d, now)
 	}
 	var a map[string]any
+	var id string
 	if attrs != nil {
 		a = attrs.convert(cm.Properties())
 	} else {
-		a = fromProperties(cm.Properties())
+		a, id = fromProperties(cm.Properties()), messageIDString(cm.ID())
 	}
 	return broker.Message{
-		ID:            messageIDString(cm.ID()),
+		ID:            id,
 		Key:           cm.Key(),
 		Data:          cm.Payload(),
 		Attributes:    a,
@@ -299,15 +308,39 @@ func (q *QueueConsumer) convert(cm pc.Message, attrs *attrShare, now time.Time) 
 // messageIDString is "ledger:entry:batchIndex:partition".
 func messageIDString(id pc.MessageID) string {
 	var buf [80]byte
-	b := buf[:0]
+	return string(appendMessageID(buf[:0], id))
+}
+
+func appendMessageID(b []byte, id pc.MessageID) []byte {
 	b = strconv.AppendInt(b, id.LedgerID(), 10)
 	b = append(b, ':')
 	b = strconv.AppendInt(b, id.EntryID(), 10)
 	b = append(b, ':')
 	b = strconv.AppendInt(b, int64(id.BatchIdx()), 10)
 	b = append(b, ':')
-	b = strconv.AppendInt(b, int64(id.PartitionIdx()), 10)
-	return string(b)
+	return strconv.AppendInt(b, int64(id.PartitionIdx()), 10)
+}
+
+// idArena builds the IDs of one NextBatch call as substrings of one string:
+// one allocation per batch instead of one per message.
+type idArena struct {
+	buf  []byte
+	ends []int
+}
+
+func (a *idArena) add(id pc.MessageID) {
+	a.buf = appendMessageID(a.buf, id)
+	a.ends = append(a.ends, len(a.buf))
+}
+
+// assign sets the IDs of batch, whose messages were added in order.
+func (a *idArena) assign(batch []broker.Message) {
+	s := string(a.buf)
+	start := 0
+	for i, end := range a.ends {
+		batch[i].ID = s[start:end]
+		start = end
+	}
 }
 
 // Settle carries a settlement to the client (broker.SettleHandler).
