@@ -88,7 +88,11 @@
 //     receiver from package adapters, which commits a contiguous watermark.
 //   - Record.Offset packs the message id: ledgerID<<32 | entryID<<12 |
 //     batchIndex (see [Offset]); it grows with the id within a partition,
-//     with gaps. Record.Partition is the partition index (0 for a
+//     with gaps. A record whose id does not fit (entry id 2^20 or more
+//     within a ledger, batch index 4096 or more, ledger id 2^31 or more)
+//     stops the LogConsumer with broker.ErrUnsupported rather than let later
+//     commits cover it; see [Offset] for the broker settings that keep ids
+//     within the packing. Record.Partition is the partition index (0 for a
 //     non-partitioned topic).
 //   - Failover: each partition has one active consumer; when another
 //     consumer joins or leaves, the broker moves partitions and tells the
