@@ -53,9 +53,9 @@ type LogConsumer struct {
 
 	mu        sync.Mutex
 	parts     map[tpKey]*partition // the current assignment
-	buf       []buffered           // polled, not handed out yet
-	next      int                  // index of the next record of buf
-	polledAt  time.Time            // when buf was polled: its IngestionTime
+	recs      []broker.Record      // the last poll's records, converted
+	dels      []logDelivery        // their settlement states (dels[i] is recs[i]'s)
+	next      int                  // index of the next record of recs not handed out
 	attrs     attrCache
 	closed    bool
 	finalDone bool
@@ -98,12 +98,6 @@ type partition struct {
 	committed int64 // the highest confirmed commit
 	failOff   int64 // the offset of the last failed commit attempt
 	failErr   error
-}
-
-type buffered struct {
-	r *kgo.Record
-	p *partition
-	d *logDelivery // its settlement state, from the poll's slab
 }
 
 // logDelivery is one handed-out record's settlement state.
@@ -292,8 +286,9 @@ func (c *LogConsumer) NextRecord(ctx context.Context) (broker.Record, error) {
 			c.mu.Unlock()
 			return broker.Record{}, err
 		}
-		if b, ok := c.popLocked(); ok {
-			r := c.record(b)
+		if i, ok := c.skipRevokedLocked(); ok {
+			c.next++
+			r := c.recs[i]
 			c.mu.Unlock()
 			return r, nil
 		}
@@ -313,21 +308,20 @@ func (c *LogConsumer) NextBatch(ctx context.Context) ([]broker.Record, error) {
 			c.mu.Unlock()
 			return nil, err
 		}
-		var out []broker.Record
-		for len(out) < c.maxBatch {
-			b, ok := c.popLocked()
-			if !ok {
-				break
+		if i, ok := c.skipRevokedLocked(); ok {
+			// A run of the poll's slab, records of assigned partitions
+			// only, capped so that the caller's appends cannot reach
+			// the records after it: no copy, no allocation.
+			j, end := i+1, min(len(c.recs), i+c.maxBatch)
+			for j < end && !c.dels[j].p.revoked {
+				j++
 			}
-			if out == nil {
-				out = make([]broker.Record, 0, min(c.maxBatch, len(c.buf)-c.next+1))
-			}
-			out = append(out, c.record(b))
-		}
-		c.mu.Unlock()
-		if len(out) > 0 {
+			c.next = j
+			out := c.recs[i:j:j]
+			c.mu.Unlock()
 			return out, nil
 		}
+		c.mu.Unlock()
 		if err := c.poll(ctx); err != nil {
 			return nil, err
 		}
@@ -348,37 +342,15 @@ func (c *LogConsumer) readyLocked(ctx context.Context) error {
 	return nil
 }
 
-// popLocked takes the next buffered record whose partition is still ours.
-func (c *LogConsumer) popLocked() (buffered, bool) {
-	for c.next < len(c.buf) {
-		b := c.buf[c.next]
-		c.buf[c.next] = buffered{}
-		c.next++
-		if !b.p.revoked {
-			return b, true
+// skipRevokedLocked drops the polled records of revoked partitions before
+// the next one to hand out and returns its index, if any is left.
+func (c *LogConsumer) skipRevokedLocked() (int, bool) {
+	for ; c.next < len(c.recs); c.next++ {
+		if !c.dels[c.next].p.revoked {
+			return c.next, true
 		}
 	}
-	return buffered{}, false
-}
-
-// record converts a polled record; c.mu is held. Its settlement state
-// comes from the poll's slab, and its key and string attributes share the
-// fetched bytes (franz-go never reuses them unless given record pools).
-func (c *LogConsumer) record(b buffered) broker.Record {
-	r, d := b.r, b.d
-	d.c, d.p, d.offset, d.epoch = c, b.p, r.Offset, r.LeaderEpoch
-	d.Settler.Init(d)
-	return broker.Record{
-		Offset:        r.Offset,
-		Partition:     int64(r.Partition),
-		Topic:         r.Topic,
-		Key:           stringOf(r.Key),
-		Value:         r.Value,
-		Attributes:    c.attrs.decode(r.Headers),
-		PublishTime:   r.Timestamp,
-		IngestionTime: c.polledAt,
-		Settler:       &d.Settler,
-	}
+	return 0, false
 }
 
 // poll fills the buffer from franz-go. Records handed out before are not
@@ -402,35 +374,16 @@ func (c *LogConsumer) poll(ctx context.Context) error {
 
 	c.mu.Lock()
 	c.cancel = nil
-	clear(c.buf)
-	c.buf, c.next = c.buf[:0], 0
+	c.recs, c.dels, c.next = nil, nil, 0
 	var fetchErr error
 	fetches.EachError(func(topic string, p int32, err error) {
 		if fetchErr == nil && !retriableFetchErr(err) {
 			fetchErr = fmt.Errorf("kafka: fetch %s/%d: %w", topic, p, err)
 		}
 	})
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if len(fp.Records) == 0 {
-			return
-		}
-		st := c.parts[tpKey{fp.Topic, fp.Partition}]
-		if st == nil || st.revoked {
-			return // not ours (cannot happen while rebalances wait for us)
-		}
-		for _, r := range fp.Records {
-			c.buf = append(c.buf, buffered{r: r, p: st})
-		}
-	})
-	if len(c.buf) > 0 {
-		c.polledAt = time.Now()
-		slab := make([]logDelivery, len(c.buf))
-		for i := range c.buf {
-			c.buf[i].d = &slab[i]
-		}
-	}
+	c.convertLocked(fetches)
 	closed := c.closed
-	n := len(c.buf)
+	n := len(c.recs)
 	c.mu.Unlock()
 	if n == 0 {
 		// Nothing handed out from this poll: let a waiting rebalance go.
@@ -447,6 +400,49 @@ func (c *LogConsumer) poll(ctx context.Context) error {
 		return classify(ctx, "poll", fetchErr)
 	}
 	return nil
+}
+
+// convertLocked turns a poll's records of assigned partitions into
+// broker.Records, all at once into two slabs (the records, handed out as
+// runs of the slab, and their settlement states): two allocations per
+// poll, none per record. Keys and string attributes share the fetched
+// bytes (franz-go never reuses them unless given record pools).
+func (c *LogConsumer) convertLocked(fetches kgo.Fetches) {
+	n := 0
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if st := c.parts[tpKey{fp.Topic, fp.Partition}]; st != nil && !st.revoked {
+			n += len(fp.Records)
+		}
+	})
+	if n == 0 {
+		return
+	}
+	recs, dels := make([]broker.Record, n), make([]logDelivery, n)
+	now := time.Now()
+	i := 0
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		st := c.parts[tpKey{fp.Topic, fp.Partition}]
+		if st == nil || st.revoked {
+			return // not ours (cannot happen while rebalances wait for us)
+		}
+		part := int64(fp.Partition)
+		for _, r := range fp.Records {
+			d, rec := &dels[i], &recs[i]
+			i++
+			d.c, d.p, d.offset, d.epoch = c, st, r.Offset, r.LeaderEpoch
+			d.Settler.Init(d)
+			rec.Offset = r.Offset
+			rec.Partition = part
+			rec.Topic = r.Topic
+			rec.Key = stringOf(r.Key)
+			rec.Value = r.Value
+			rec.Attributes = c.attrs.decode(r.Headers)
+			rec.PublishTime = r.Timestamp
+			rec.IngestionTime = now
+			rec.Settler = &d.Settler
+		}
+	})
+	c.recs, c.dels = recs, dels
 }
 
 // retriableFetchErr reports fetch errors franz-go handles by itself.
