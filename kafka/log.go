@@ -53,9 +53,10 @@ type LogConsumer struct {
 
 	mu        sync.Mutex
 	parts     map[tpKey]*partition // the current assignment
-	recs      []broker.Record      // the last poll's records, converted
-	dels      []logDelivery        // their settlement states (dels[i] is recs[i]'s)
-	next      int                  // index of the next record of recs not handed out
+	buf       []polled             // the last poll's records (reused)
+	next      int                  // index of the next record of buf not handed out
+	spare     []logDelivery        // settlement states for NextRecord, one slab per poll
+	polledAt  time.Time            // when buf was polled: its IngestionTime
 	attrs     attrCache
 	closed    bool
 	finalDone bool
@@ -98,6 +99,12 @@ type partition struct {
 	committed int64 // the highest confirmed commit
 	failOff   int64 // the offset of the last failed commit attempt
 	failErr   error
+}
+
+// polled is a polled record and its partition's assignment.
+type polled struct {
+	r *kgo.Record
+	p *partition
 }
 
 // logDelivery is one handed-out record's settlement state.
@@ -287,8 +294,15 @@ func (c *LogConsumer) NextRecord(ctx context.Context) (broker.Record, error) {
 			return broker.Record{}, err
 		}
 		if i, ok := c.skipRevokedLocked(); ok {
+			if len(c.spare) == 0 {
+				c.spare = make([]logDelivery, len(c.buf)-i)
+			}
+			d := &c.spare[0]
+			c.spare = c.spare[1:]
+			var r broker.Record
+			c.convertLocked(&r, d, c.buf[i])
+			c.buf[i] = polled{}
 			c.next++
-			r := c.recs[i]
 			c.mu.Unlock()
 			return r, nil
 		}
@@ -309,15 +323,21 @@ func (c *LogConsumer) NextBatch(ctx context.Context) ([]broker.Record, error) {
 			return nil, err
 		}
 		if i, ok := c.skipRevokedLocked(); ok {
-			// A run of the poll's slab, records of assigned partitions
-			// only, capped so that the caller's appends cannot reach
-			// the records after it: no copy, no allocation.
-			j, end := i+1, min(len(c.recs), i+c.maxBatch)
-			for j < end && !c.dels[j].p.revoked {
+			// A run of records of assigned partitions, converted in
+			// place into the caller's slice, their settlement states
+			// in one slab: two allocations per batch, none per record,
+			// and each record is written once, right before the
+			// caller reads it (still in cache).
+			j, end := i+1, min(len(c.buf), i+c.maxBatch)
+			for j < end && !c.buf[j].p.revoked {
 				j++
 			}
+			out, dels := make([]broker.Record, j-i), make([]logDelivery, j-i)
+			for k := range out {
+				c.convertLocked(&out[k], &dels[k], c.buf[i+k])
+			}
+			clear(c.buf[i:j])
 			c.next = j
-			out := c.recs[i:j:j]
 			c.mu.Unlock()
 			return out, nil
 		}
@@ -345,10 +365,11 @@ func (c *LogConsumer) readyLocked(ctx context.Context) error {
 // skipRevokedLocked drops the polled records of revoked partitions before
 // the next one to hand out and returns its index, if any is left.
 func (c *LogConsumer) skipRevokedLocked() (int, bool) {
-	for ; c.next < len(c.recs); c.next++ {
-		if !c.dels[c.next].p.revoked {
+	for ; c.next < len(c.buf); c.next++ {
+		if !c.buf[c.next].p.revoked {
 			return c.next, true
 		}
+		c.buf[c.next] = polled{}
 	}
 	return 0, false
 }
@@ -374,16 +395,28 @@ func (c *LogConsumer) poll(ctx context.Context) error {
 
 	c.mu.Lock()
 	c.cancel = nil
-	c.recs, c.dels, c.next = nil, nil, 0
+	clear(c.buf)
+	c.buf, c.next, c.spare = c.buf[:0], 0, nil
 	var fetchErr error
 	fetches.EachError(func(topic string, p int32, err error) {
 		if fetchErr == nil && !retriableFetchErr(err) {
 			fetchErr = fmt.Errorf("kafka: fetch %s/%d: %w", topic, p, err)
 		}
 	})
-	c.convertLocked(fetches)
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		st := c.parts[tpKey{fp.Topic, fp.Partition}]
+		if st == nil || st.revoked {
+			return // not ours (cannot happen while rebalances wait for us)
+		}
+		for _, r := range fp.Records {
+			c.buf = append(c.buf, polled{r, st})
+		}
+	})
+	if len(c.buf) > 0 {
+		c.polledAt = time.Now()
+	}
 	closed := c.closed
-	n := len(c.recs)
+	n := len(c.buf)
 	c.mu.Unlock()
 	if n == 0 {
 		// Nothing handed out from this poll: let a waiting rebalance go.
@@ -402,47 +435,22 @@ func (c *LogConsumer) poll(ctx context.Context) error {
 	return nil
 }
 
-// convertLocked turns a poll's records of assigned partitions into
-// broker.Records, all at once into two slabs (the records, handed out as
-// runs of the slab, and their settlement states): two allocations per
-// poll, none per record. Keys and string attributes share the fetched
-// bytes (franz-go never reuses them unless given record pools).
-func (c *LogConsumer) convertLocked(fetches kgo.Fetches) {
-	n := 0
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if st := c.parts[tpKey{fp.Topic, fp.Partition}]; st != nil && !st.revoked {
-			n += len(fp.Records)
-		}
-	})
-	if n == 0 {
-		return
-	}
-	recs, dels := make([]broker.Record, n), make([]logDelivery, n)
-	now := time.Now()
-	i := 0
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		st := c.parts[tpKey{fp.Topic, fp.Partition}]
-		if st == nil || st.revoked {
-			return // not ours (cannot happen while rebalances wait for us)
-		}
-		part := int64(fp.Partition)
-		for _, r := range fp.Records {
-			d, rec := &dels[i], &recs[i]
-			i++
-			d.c, d.p, d.offset, d.epoch = c, st, r.Offset, r.LeaderEpoch
-			d.Settler.Init(d)
-			rec.Offset = r.Offset
-			rec.Partition = part
-			rec.Topic = r.Topic
-			rec.Key = stringOf(r.Key)
-			rec.Value = r.Value
-			rec.Attributes = c.attrs.decode(r.Headers)
-			rec.PublishTime = r.Timestamp
-			rec.IngestionTime = now
-			rec.Settler = &d.Settler
-		}
-	})
-	c.recs, c.dels = recs, dels
+// convertLocked writes b's record into rec and its settlement state into
+// d, both zero. Keys and string attributes share the fetched bytes
+// (franz-go never reuses them unless given record pools).
+func (c *LogConsumer) convertLocked(rec *broker.Record, d *logDelivery, b polled) {
+	r := b.r
+	d.c, d.p, d.offset, d.epoch = c, b.p, r.Offset, r.LeaderEpoch
+	d.Settler.Init(d)
+	rec.Offset = r.Offset
+	rec.Partition = int64(r.Partition)
+	rec.Topic = r.Topic
+	rec.Key = stringOf(r.Key)
+	rec.Value = r.Value
+	rec.Attributes = c.attrs.decode(r.Headers)
+	rec.PublishTime = r.Timestamp
+	rec.IngestionTime = c.polledAt
+	rec.Settler = &d.Settler
 }
 
 // retriableFetchErr reports fetch errors franz-go handles by itself.
