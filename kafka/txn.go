@@ -72,8 +72,9 @@ func (t *TransactionalPublisher) inTxn() error {
 
 // Commit waits for every record of the transaction to be acknowledged and
 // commits it. If a record failed, the transaction is aborted instead and
-// Commit returns false with the produce error. It returns false, nil
-// without a transaction to commit.
+// Commit returns false with the produce error. Without an open transaction
+// (none begun, or already ended) it returns false and an error matching
+// broker.ErrInvalidOption: false with a nil error means "aborted".
 func (t *TransactionalPublisher) Commit(ctx context.Context) (bool, error) {
 	return t.end(ctx, true)
 }
@@ -98,6 +99,9 @@ func (t *TransactionalPublisher) end(ctx context.Context, commit bool) (bool, er
 		return false, err
 	}
 	if !t.open {
+		if commit {
+			return false, fmt.Errorf("kafka: commit: %w: no open transaction (call Begin first)", broker.ErrInvalidOption)
+		}
 		return false, nil
 	}
 	if commit {
