@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/pullkit/broker"
 	"github.com/pullkit/broker/kafka"
 )
@@ -71,5 +73,40 @@ func TestShareCloseWithTheClusterDownReturns(t *testing.T) {
 	_ = closeWithin(t, c.Close)
 	if _, err := c.NextMessage(context.Background()); !errors.Is(err, broker.ErrClosed) {
 		t.Fatalf("NextMessage after Close: %v, want ErrClosed", err)
+	}
+}
+
+// A commit the broker never answers must not hold Close beyond its bound:
+// the committer's commit in flight when Close starts is given up once
+// DefaultCloseTimeout passed, like Close's own final commit.
+func TestLogCloseWithACommitUnansweredReturns(t *testing.T) {
+	tc := startFake(t)
+	topic := tc.topic(t, 1, nil)
+	publishN(t, tc.publisher(t), topic, 3, "v")
+	c, err := kafka.JoinGroup(testCtx(t), tc.cfg, unique("g"), []string{topic}, kafka.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.NextRecord(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan struct{}, 1)
+	tc.fake.ControlKey(int16(kmsg.OffsetCommit), func(kmsg.Request) (kmsg.Response, error, bool) {
+		tc.fake.KeepControl()
+		select {
+		case seen <- struct{}{}:
+		default:
+		}
+		return nil, nil, true // no answer, ever
+	})
+	r.Ack()
+	select {
+	case <-seen:
+	case <-testCtx(t).Done():
+		t.Fatal("the ack was never committed")
+	}
+	if err := closeWithin(t, c.Close); err == nil {
+		t.Fatal("Close returned nil though the acked offset was never committed")
 	}
 }

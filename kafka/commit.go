@@ -161,9 +161,8 @@ func (c *LogConsumer) commitLoop() {
 		case <-timerC:
 			timerC = nil
 		case <-c.stop:
-			ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseTimeout)
-			c.commit(ctx, c.due())
-			cancel()
+			c.commit(c.commitCtx, c.due()) // bounded by Close
+
 			c.mu.Lock()
 			for _, p := range c.parts {
 				if p.acked > p.committed && c.closeErr == nil {
@@ -174,7 +173,7 @@ func (c *LogConsumer) commitLoop() {
 			return
 		}
 		last = time.Now()
-		if !c.commit(context.Background(), c.due()) && timerC == nil {
+		if !c.commit(c.commitCtx, c.due()) && timerC == nil {
 			arm(commitRetry)
 		}
 	}

@@ -73,6 +73,12 @@ type LogConsumer struct {
 	committed chan struct{} // closed when the committer exited
 	closeOnce sync.Once
 	closeErr  error
+
+	// commitCtx bounds every commit; Close cancels it once
+	// DefaultCloseTimeout passed, so that a commit the cluster does not
+	// answer cannot hold Close.
+	commitCtx    context.Context
+	commitCancel context.CancelFunc
 }
 
 var (
@@ -166,6 +172,7 @@ func JoinGroup(ctx context.Context, cfg Config, group string, topics []string, o
 	if c.interval == 0 {
 		c.interval = DefaultCommitInterval
 	}
+	c.commitCtx, c.commitCancel = context.WithCancel(context.Background())
 	reset := kgo.NewOffset().AtStart()
 	if cfg.StartOffset == StartLatest {
 		reset = kgo.NewOffset().AtEnd()
@@ -189,6 +196,7 @@ func JoinGroup(ctx context.Context, cfg Config, group string, topics []string, o
 	)
 	cl, err := newClient(ctx, cfg, opts)
 	if err != nil {
+		c.commitCancel()
 		return nil, err
 	}
 	c.cl = cl
@@ -249,7 +257,9 @@ func (c *LogConsumer) onRevoked(ctx context.Context, revoked map[string][]int32,
 
 	if len(flush) > 0 {
 		ctx, cancel := context.WithTimeout(ctx, DefaultCloseTimeout)
+		stop := context.AfterFunc(c.commitCtx, cancel) // Close's bound
 		c.commit(ctx, flush)
+		stop()
 		cancel()
 	}
 	c.mu.Lock()
@@ -473,9 +483,14 @@ func (c *LogConsumer) Close() error {
 			c.cancel()
 		}
 		c.mu.Unlock()
+		// The commit in flight, the final one and a revocation's
+		// share one bound: past it they are given up (and reported).
+		bound := time.AfterFunc(DefaultCloseTimeout, c.commitCancel)
 		close(c.stop)
 		<-c.committed
 		c.cl.CloseAllowingRebalance()
+		bound.Stop()
+		c.commitCancel()
 		c.mu.Lock()
 		c.finalDone = true
 		c.broadcastLocked()
