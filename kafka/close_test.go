@@ -80,6 +80,7 @@ func TestShareCloseWithTheClusterDownReturns(t *testing.T) {
 // the committer's commit in flight when Close starts is given up once
 // DefaultCloseTimeout passed, like Close's own final commit.
 func TestLogCloseWithACommitUnansweredReturns(t *testing.T) {
+	t.Parallel() // waits out DefaultCloseTimeout: alongside the others
 	tc := startFake(t)
 	topic := tc.topic(t, 1, nil)
 	publishN(t, tc.publisher(t), topic, 3, "v")
@@ -109,4 +110,55 @@ func TestLogCloseWithACommitUnansweredReturns(t *testing.T) {
 	if err := closeWithin(t, c.Close); err == nil {
 		t.Fatal("Close returned nil though the acked offset was never committed")
 	}
+}
+
+// silence makes the cluster leave every request with one of keys
+// unanswered from now on.
+func silence(tc *testCluster, keys ...kmsg.Key) {
+	for _, k := range keys {
+		tc.fake.ControlKey(int16(k), func(kmsg.Request) (kmsg.Response, error, bool) {
+			tc.fake.KeepControl()
+			return nil, nil, true
+		})
+	}
+}
+
+func TestLogCloseWithLeaveGroupUnansweredReturns(t *testing.T) {
+	t.Parallel() // waits out DefaultCloseTimeout: alongside the others
+	tc := startFake(t)
+	topic := tc.topic(t, 1, nil)
+	publishN(t, tc.publisher(t), topic, 3, "v")
+	c, err := kafka.JoinGroup(testCtx(t), tc.cfg, unique("g"), []string{topic}, kafka.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.NextRecord(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AckContext(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	silence(tc, kmsg.LeaveGroup, kmsg.Heartbeat, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.ConsumerGroupHeartbeat)
+	if err := closeWithin(t, c.Close); err != nil {
+		t.Fatalf("Close: %v (every ack was committed)", err)
+	}
+}
+
+func TestShareCloseWithTheClusterSilentReturns(t *testing.T) {
+	t.Parallel() // waits out DefaultCloseTimeout: alongside the others
+	tc := startFake(t)
+	topic := tc.topic(t, 1, nil)
+	publishN(t, tc.publisher(t), topic, 3, "v")
+	c, err := kafka.JoinShareGroup(testCtx(t), tc.cfg, unique("sg"), []string{topic}, kafka.QueueOptions{StartOffset: kafka.StartEarliest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.NextMessage(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	silence(tc, kmsg.ShareFetch, kmsg.ShareAcknowledge, kmsg.ShareGroupHeartbeat)
+	m.Ack()
+	_ = closeWithin(t, c.Close)
 }

@@ -483,13 +483,19 @@ func (c *LogConsumer) Close() error {
 			c.cancel()
 		}
 		c.mu.Unlock()
-		// The commit in flight, the final one and a revocation's
-		// share one bound: past it they are given up (and reported).
-		bound := time.AfterFunc(DefaultCloseTimeout, c.commitCancel)
+		// The commit in flight, the final one, a revocation's and
+		// leaving the group share one bound: past it they are given up
+		// (uncommitted acks are reported; an unfinished leave lets the
+		// group move the partitions at the session timeout instead).
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseTimeout)
+		defer cancel()
+		stop := context.AfterFunc(ctx, c.commitCancel)
+		defer stop()
 		close(c.stop)
 		<-c.committed
-		c.cl.CloseAllowingRebalance()
-		bound.Stop()
+		c.cl.AllowRebalance()
+		_ = c.cl.LeaveGroupContext(ctx)
+		c.cl.Close()
 		c.commitCancel()
 		c.mu.Lock()
 		c.finalDone = true

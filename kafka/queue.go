@@ -78,6 +78,11 @@ type QueueConsumer struct {
 
 	renewTimer *time.Timer    // renews extended locks
 	renewing   sync.WaitGroup // a renewal in progress, for Close
+
+	// clientCancel ends the client's context: franz-go's own requests
+	// (an ack in flight) use it, and leaving the group waits for them,
+	// so Close cancels it once its bound passed.
+	clientCancel context.CancelFunc
 }
 
 type ackErr struct {
@@ -150,17 +155,21 @@ func JoinShareGroup(ctx context.Context, cfg Config, group string, topics []stri
 		kgo.ShareMaxRecords(int32(c.maxBatch)),
 		kgo.ShareAckCallback(c.onAcks),
 	)
+	clientCtx, clientCancel := context.WithCancel(context.Background())
+	opts = append(opts, kgo.WithContext(clientCtx))
 	// The group's configuration must be in place before the consumer's
 	// first share fetch initializes the partitions' start, so it is
 	// written with a client of its own first.
 	if err := writeGroupConfig(ctx, cfg, group, o); err != nil {
+		clientCancel()
 		return nil, err
 	}
 	cl, err := newClient(ctx, cfg, opts)
 	if err != nil {
+		clientCancel()
 		return nil, err
 	}
-	c.cl = cl
+	c.cl, c.clientCancel = cl, clientCancel
 	return c, nil
 }
 
@@ -493,12 +502,18 @@ func (c *QueueConsumer) Close() error {
 		c.renewing.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseTimeout)
 		defer cancel()
+		stop := context.AfterFunc(ctx, c.clientCancel)
+		defer stop()
 		if err := c.cl.FlushAcks(ctx); err != nil {
 			c.closeErr = classify(ctx, "close: flush acks", err)
 		}
 		// Leaving releases every record franz-go holds that was not
 		// acked: the unsettled handed-out ones and the buffered ones.
+		// It shares the flush's bound: a cluster that does not answer
+		// redelivers them when their locks end.
+		_ = c.cl.LeaveGroupContext(ctx)
 		c.cl.Close()
+		c.clientCancel()
 	})
 	return c.closeErr
 }
