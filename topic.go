@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -71,6 +73,56 @@ func AttributeSupported(v any) bool {
 		return true
 	}
 	return false
+}
+
+// AttributeString is the text form of a supported attribute value, for
+// backends whose headers or properties carry strings only: a string as is,
+// []byte in standard base64, a bool as "true" or "false", integers in
+// decimal, floats in the shortest form that reads back exactly
+// (strconv.FormatFloat 'g', -1), a time.Time in UTC as RFC 3339 with
+// nanoseconds, a time.Duration as Duration.String ("1m30s"). A nil or
+// unsupported value is an error wrapping ErrInvalidAttribute; the caller
+// adds the key.
+func AttributeString(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return base64.StdEncoding.EncodeToString(v), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case int:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int8:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int16:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int32:
+		return strconv.FormatInt(int64(v), 10), nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
+	case uint:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint8:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint16:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint32:
+		return strconv.FormatUint(uint64(v), 10), nil
+	case uint64:
+		return strconv.FormatUint(v, 10), nil
+	case float32:
+		return strconv.FormatFloat(float64(v), 'g', -1, 32), nil
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64), nil
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano), nil
+	case time.Duration:
+		return v.String(), nil
+	case nil:
+		return "", fmt.Errorf("%w: nil value", ErrInvalidAttribute)
+	}
+	return "", fmt.Errorf("%w: unsupported type %T", ErrInvalidAttribute, v)
 }
 
 // ValidateAttributes checks every key and value of attrs and returns an

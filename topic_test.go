@@ -160,3 +160,33 @@ func TestPanicErrorUnwrapsAnErrorValue(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestAttributeStringFormsEverySupportedType(t *testing.T) {
+	at := time.Date(2026, 11, 23, 18, 4, 5, 6, time.FixedZone("CET", 3600))
+	for _, c := range []struct {
+		v    any
+		want string
+	}{
+		{"plain", "plain"},
+		{[]byte{0xff, 0x00, 'a'}, "/wBh"},
+		{true, "true"},
+		{int(-7), "-7"}, {int8(-8), "-8"}, {int16(16), "16"}, {int32(-32), "-32"}, {int64(1 << 62), "4611686018427387904"},
+		{uint(7), "7"}, {uint8(255), "255"}, {uint16(16), "16"}, {uint32(32), "32"}, {uint64(1<<64 - 1), "18446744073709551615"},
+		{float32(0.1), "0.1"}, {float64(1e21), "1e+21"},
+		{at, "2026-11-23T17:04:05.000000006Z"},
+		{90 * time.Second, "1m30s"},
+	} {
+		if !broker.AttributeSupported(c.v) {
+			t.Errorf("%T is formatted but not AttributeSupported", c.v)
+		}
+		got, err := broker.AttributeString(c.v)
+		if err != nil || got != c.want {
+			t.Errorf("AttributeString(%T %v) = %q, %v; want %q", c.v, c.v, got, err, c.want)
+		}
+	}
+	for _, v := range []any{nil, struct{}{}, []string{"a"}, map[string]any{}} {
+		if _, err := broker.AttributeString(v); !errors.Is(err, broker.ErrInvalidAttribute) {
+			t.Errorf("AttributeString(%T): got %v, want an error matching ErrInvalidAttribute", v, err)
+		}
+	}
+}

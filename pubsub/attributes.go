@@ -1,11 +1,8 @@
 package pubsub
 
 import (
-	"encoding/base64"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	gpubsub "cloud.google.com/go/pubsub/v2"
@@ -71,9 +68,9 @@ func toAttributes(attrs map[string]any) (map[string]string, error) {
 			// the request, which would fail every message batched with it.
 			return nil, fmt.Errorf("%w: key %q is not valid UTF-8", broker.ErrInvalidAttribute, k)
 		}
-		s, err := attributeString(v)
+		s, err := broker.AttributeString(v)
 		if err != nil {
-			return nil, fmt.Errorf("%w: key %q: %v", broker.ErrInvalidAttribute, k, err)
+			return nil, fmt.Errorf("key %q: %w", k, err)
 		}
 		if !utf8.ValidString(s) {
 			return nil, fmt.Errorf("%w: key %q: value is not valid UTF-8 (send binary as []byte: it travels in base64)", broker.ErrInvalidAttribute, k)
@@ -84,49 +81,6 @@ func toAttributes(attrs map[string]any) (map[string]string, error) {
 		out[k] = s
 	}
 	return out, nil
-}
-
-// attributeString is the string form of one attribute value.
-func attributeString(v any) (string, error) {
-	switch v := v.(type) {
-	case string:
-		return v, nil
-	case []byte:
-		return base64.StdEncoding.EncodeToString(v), nil
-	case bool:
-		return strconv.FormatBool(v), nil
-	case int:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int8:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int16:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int32:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int64:
-		return strconv.FormatInt(v, 10), nil
-	case uint:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint8:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint16:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint32:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint64:
-		return strconv.FormatUint(v, 10), nil
-	case float32:
-		return strconv.FormatFloat(float64(v), 'g', -1, 32), nil
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64), nil
-	case time.Time:
-		return v.UTC().Format(time.RFC3339Nano), nil
-	case time.Duration:
-		return v.String(), nil
-	case nil:
-		return "", fmt.Errorf("nil value")
-	}
-	return "", fmt.Errorf("unsupported type %T", v)
 }
 
 // fromAttributes turns received attributes into the broker's map: every

@@ -1,10 +1,7 @@
 package pulsar
 
 import (
-	"encoding/base64"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/pullkit/broker"
 )
@@ -19,56 +16,14 @@ func toProperties(attrs map[string]any) (props map[string]string, size int, err 
 	}
 	props = make(map[string]string, len(attrs))
 	for k, v := range attrs {
-		s, err := attributeString(k, v)
+		s, err := broker.AttributeString(v)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, fmt.Errorf("key %q: %w", k, err)
 		}
 		props[k] = s
 		size += len(k) + len(s)
 	}
 	return props, size, nil
-}
-
-func attributeString(k string, v any) (string, error) {
-	switch v := v.(type) {
-	case string:
-		return v, nil
-	case []byte:
-		return base64.StdEncoding.EncodeToString(v), nil
-	case bool:
-		return strconv.FormatBool(v), nil
-	case int:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int8:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int16:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int32:
-		return strconv.FormatInt(int64(v), 10), nil
-	case int64:
-		return strconv.FormatInt(v, 10), nil
-	case uint:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint8:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint16:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint32:
-		return strconv.FormatUint(uint64(v), 10), nil
-	case uint64:
-		return strconv.FormatUint(v, 10), nil
-	case float32:
-		return strconv.FormatFloat(float64(v), 'g', -1, 32), nil
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64), nil
-	case time.Time:
-		return v.UTC().Format(time.RFC3339Nano), nil
-	case time.Duration:
-		return v.String(), nil
-	case nil:
-		return "", fmt.Errorf("%w: key %q: nil value", broker.ErrInvalidAttribute, k)
-	}
-	return "", fmt.Errorf("%w: key %q: unsupported type %T", broker.ErrInvalidAttribute, k, v)
 }
 
 // fromProperties returns the properties as attributes (all strings), or nil.
