@@ -279,36 +279,7 @@ func (l *LogConsumer) NextBatch(ctx context.Context) ([]broker.Record, error) {
 }
 
 func (l *LogConsumer) receive(ctx context.Context, wait bool) (pc.Message, error) {
-	if !wait {
-		select {
-		case cm, ok := <-l.msgs:
-			if !ok {
-				return nil, l.closedErr()
-			}
-			return cm.Message, nil
-		default:
-			return nil, nil
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	select {
-	case <-l.stop:
-		return nil, l.closedErr()
-	default:
-	}
-	select {
-	case cm, ok := <-l.msgs:
-		if !ok {
-			return nil, l.closedErr()
-		}
-		return cm.Message, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-l.stop:
-		return nil, l.closedErr()
-	}
+	return receiveFrom(ctx, l.msgs, l.stop, l.closedErr, wait)
 }
 
 // convert makes a Record of cm; ok is false for a record of a revoked

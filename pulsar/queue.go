@@ -233,36 +233,7 @@ func (q *QueueConsumer) NextBatch(ctx context.Context) ([]broker.Message, error)
 // receive takes one message from the client's queue. With wait false it
 // returns nil at once if none is ready.
 func (q *QueueConsumer) receive(ctx context.Context, wait bool) (pc.Message, error) {
-	if !wait {
-		select {
-		case cm, ok := <-q.msgs:
-			if !ok {
-				return nil, q.closedErr()
-			}
-			return cm.Message, nil
-		default:
-			return nil, nil
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	select {
-	case <-q.stop:
-		return nil, q.closedErr()
-	default:
-	}
-	select {
-	case cm, ok := <-q.msgs:
-		if !ok {
-			return nil, q.closedErr()
-		}
-		return cm.Message, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-q.stop:
-		return nil, q.closedErr()
-	}
+	return receiveFrom(ctx, q.msgs, q.stop, q.closedErr, wait)
 }
 
 // convert makes a broker.Message of cm, received at now, or reports false
